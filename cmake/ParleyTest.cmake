@@ -1,0 +1,17 @@
+# parley_test(NAME <name> SOURCES <files...> LIBS <targets...> LABEL unit|pg|redis|e2e [TIMEOUT s])
+#
+# One GoogleTest binary per test file. The label says what the test needs outside the process:
+# `unit` nothing, `pg` the local Postgres, `redis` the local Redis, `e2e` the whole local stack
+# (both, plus service binaries). scripts/test starts the infrastructure and exports
+# PARLEY_PG_URL / PARLEY_REDIS_URL; tests needing them fail loudly when they are absent.
+function(parley_test)
+  cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABEL}" TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "PARLEY_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endfunction()
