@@ -1,0 +1,123 @@
+# parley_embed_migrations(TARGET <lib> SCHEMA <name> DIR <dir> FUNCTION <ns::Name>)
+#
+# Compiles the SQL migrations in <dir> into <lib>, as the C++ function
+#
+#   const std::vector<parley::pg::Migration>& ns::Name();
+#
+# for parley::pg::Migrate(pool, "<name>", ns::Name()) (common/pg/migrate.h). Declare the function
+# yourself in one of the target's headers (one line, as above); <lib> must link parley_pg.
+#
+# Files are named NNN_name.sql: NNN is the version (leading zeros allowed), `name` what
+# schema_migrations records. Other files in <dir> are ignored. The .cc is generated at build time:
+# editing a .sql file regenerates it, and adding or removing one re-runs the configure step
+# (file(GLOB CONFIGURE_DEPENDS)). A version used twice, or a file that is not NNN_name.sql, fails
+# the build with the file's name. SCHEMA names the generated file and is checked to be a
+# lower-case identifier, so a misspelt schema fails at configure time rather than at startup.
+#
+#   parley_embed_migrations(TARGET config_lib SCHEMA config
+#                           DIR ${CMAKE_CURRENT_SOURCE_DIR}/migrations
+#                           FUNCTION parley::config::Migrations)
+#
+# The SQL is embedded as C++ raw string literals R"parley_sql(...)parley_sql"; a file containing
+# the text )parley_sql" is rejected.
+include_guard(GLOBAL)
+
+set(PARLEY_EMBED_SCRIPT "${CMAKE_CURRENT_LIST_FILE}")
+
+function(parley_embed_migrations)
+  cmake_parse_arguments(E "" "TARGET;SCHEMA;DIR;FUNCTION" "" ${ARGN})
+  foreach(arg TARGET SCHEMA DIR FUNCTION)
+    if(NOT E_${arg})
+      message(FATAL_ERROR "parley_embed_migrations: ${arg} is required")
+    endif()
+  endforeach()
+  if(NOT E_SCHEMA MATCHES "^[a-z_][a-z0-9_]*$")
+    message(FATAL_ERROR "parley_embed_migrations: SCHEMA '${E_SCHEMA}' is not a lower-case identifier")
+  endif()
+  if(NOT E_FUNCTION MATCHES "^(::)?([A-Za-z_][A-Za-z0-9_]*::)*[A-Za-z_][A-Za-z0-9_]*$")
+    message(FATAL_ERROR "parley_embed_migrations: FUNCTION '${E_FUNCTION}' is not a C++ name")
+  endif()
+  get_filename_component(dir "${E_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  file(GLOB sql_files CONFIGURE_DEPENDS "${dir}/*.sql")
+  set(out "${CMAKE_CURRENT_BINARY_DIR}/${E_TARGET}_${E_SCHEMA}_migrations.cc")
+  # The file list, rewritten only when it changes: removing a migration must regenerate the .cc
+  # even though no remaining input is newer than it.
+  string(REPLACE ";" "\n" listing "${sql_files}")
+  set(old_listing "")
+  if(EXISTS "${out}.inputs")
+    file(READ "${out}.inputs" old_listing)
+  endif()
+  if(NOT old_listing STREQUAL listing)
+    file(WRITE "${out}.inputs" "${listing}")
+  endif()
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND "${CMAKE_COMMAND}" -DPARLEY_EMBED_DIR=${dir} -DPARLEY_EMBED_OUT=${out}
+            -DPARLEY_EMBED_SCHEMA=${E_SCHEMA} -DPARLEY_EMBED_FUNCTION=${E_FUNCTION}
+            -P "${PARLEY_EMBED_SCRIPT}"
+    DEPENDS ${sql_files} "${out}.inputs" "${PARLEY_EMBED_SCRIPT}"
+    COMMENT "Embedding ${E_SCHEMA} migrations from ${dir}"
+    VERBATIM)
+  target_sources(${E_TARGET} PRIVATE "${out}")
+endfunction()
+
+# Script mode: cmake -DPARLEY_EMBED_DIR=... -DPARLEY_EMBED_OUT=... -P ParleyEmbed.cmake
+if(CMAKE_SCRIPT_MODE_FILE AND DEFINED PARLEY_EMBED_OUT)
+  file(GLOB files "${PARLEY_EMBED_DIR}/*.sql")
+  # Sort by numeric version, not by name: 10_x.sql comes after 9_y.sql.
+  set(keyed "")
+  foreach(path IN LISTS files)
+    get_filename_component(file "${path}" NAME)
+    if(NOT file MATCHES "^([0-9]+)_([A-Za-z0-9_]+)\\.sql$")
+      message(FATAL_ERROR "${path}: migration files must be named NNN_name.sql")
+    endif()
+    math(EXPR version "${CMAKE_MATCH_1}")  # drops leading zeros
+    if(version LESS_EQUAL 0)
+      message(FATAL_ERROR "${path}: version must be positive")
+    endif()
+    if(DEFINED seen_${version})
+      message(FATAL_ERROR "${path}: version ${version} already used by ${seen_${version}}")
+    endif()
+    set(seen_${version} "${file}")
+    set(padded "000000000${version}")
+    string(LENGTH "${padded}" plen)
+    math(EXPR start "${plen} - 10")
+    string(SUBSTRING "${padded}" ${start} 10 key)
+    list(APPEND keyed "${key}|${version}|${CMAKE_MATCH_2}|${path}")
+  endforeach()
+  list(SORT keyed)
+
+  string(REGEX REPLACE "^::" "" function "${PARLEY_EMBED_FUNCTION}")
+  string(REGEX MATCH "[A-Za-z_][A-Za-z0-9_]*$" name "${function}")
+  string(REGEX REPLACE "(::)?[A-Za-z_][A-Za-z0-9_]*$" "" namespace "${function}")
+
+  set(entries "")
+  foreach(item IN LISTS keyed)
+    string(REPLACE "|" ";" parts "${item}")
+    list(GET parts 1 version)
+    list(GET parts 2 mname)
+    list(GET parts 3 path)
+    file(READ "${path}" sql)
+    string(FIND "${sql}" ")parley_sql\"" clash)
+    if(NOT clash EQUAL -1)
+      message(FATAL_ERROR "${path}: contains )parley_sql\" and cannot be embedded")
+    endif()
+    string(APPEND entries "      {${version}, \"${mname}\", R\"parley_sql(${sql})parley_sql\"},\n")
+  endforeach()
+
+  set(body "// Generated by cmake/ParleyEmbed.cmake from ${PARLEY_EMBED_DIR}")
+  string(APPEND body " for schema ${PARLEY_EMBED_SCHEMA}. Do not edit.\n")
+  string(APPEND body "#include <vector>\n\n#include \"common/pg/migrate.h\"\n\n")
+  if(namespace)
+    string(APPEND body "namespace ${namespace} {\n\n")
+  endif()
+  string(APPEND body "const std::vector<parley::pg::Migration>& ${name}();\n\n")
+  string(APPEND body "const std::vector<parley::pg::Migration>& ${name}() {\n")
+  string(APPEND body "  static const auto* const kMigrations = new std::vector<parley::pg::Migration>{\n")
+  string(APPEND body "${entries}")
+  string(APPEND body "  };\n  return *kMigrations;\n}\n")
+  if(namespace)
+    string(APPEND body "\n}  // namespace ${namespace}\n")
+  endif()
+  file(WRITE "${PARLEY_EMBED_OUT}" "${body}")
+endif()
