@@ -1,0 +1,127 @@
+#include "common/json/struct_convert.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status.h"
+
+namespace parley::json {
+namespace {
+
+// 2^53: every integer of at most this magnitude is exactly representable as a double.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+std::string ChildPath(const std::string& path, const std::string& key) {
+  return absl::StrCat(path, ".", key);
+}
+
+absl::Status ToValue(const nlohmann::json& in, const std::string& path, int depth,
+                     google::protobuf::Value* out);
+
+absl::Status ToStruct(const nlohmann::json& in, const std::string& path, int depth,
+                      google::protobuf::Struct* out) {
+  if (depth > kMaxStructDepth) {
+    return InvalidField(path, absl::StrCat("nested deeper than ", kMaxStructDepth, " levels"));
+  }
+  auto& fields = *out->mutable_fields();
+  for (const auto& [key, child] : in.items()) {
+    PARLEY_RETURN_IF_ERROR(ToValue(child, ChildPath(path, key), depth, &fields[key]));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ToValue(const nlohmann::json& in, const std::string& path, int depth,
+                     google::protobuf::Value* out) {
+  switch (in.type()) {
+    case nlohmann::json::value_t::null:
+      out->set_null_value(google::protobuf::NULL_VALUE);
+      return absl::OkStatus();
+    case nlohmann::json::value_t::boolean:
+      out->set_bool_value(in.get<bool>());
+      return absl::OkStatus();
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned:
+    case nlohmann::json::value_t::number_float:
+      out->set_number_value(in.get<double>());
+      return absl::OkStatus();
+    case nlohmann::json::value_t::string:
+      out->set_string_value(in.get_ref<const std::string&>());
+      return absl::OkStatus();
+    case nlohmann::json::value_t::object:
+      return ToStruct(in, path, depth + 1, out->mutable_struct_value());
+    case nlohmann::json::value_t::array: {
+      if (depth + 1 > kMaxStructDepth) {
+        return InvalidField(path, absl::StrCat("nested deeper than ", kMaxStructDepth, " levels"));
+      }
+      auto* list = out->mutable_list_value();
+      for (size_t i = 0; i < in.size(); ++i) {
+        PARLEY_RETURN_IF_ERROR(
+            ToValue(in[i], absl::StrCat(path, "[", i, "]"), depth + 1, list->add_values()));
+      }
+      return absl::OkStatus();
+    }
+    case nlohmann::json::value_t::binary:
+      return InvalidField(path, "binary values cannot be represented");
+    case nlohmann::json::value_t::discarded:
+      return InvalidField(path, "discarded value (a failed parse) cannot be represented");
+  }
+  return InvalidField(path, "unsupported JSON type");
+}
+
+nlohmann::json NumberToJson(double d) {
+  if (!std::isfinite(d)) return nullptr;
+  if (std::trunc(d) == d && std::fabs(d) <= kMaxExactInteger) {
+    return static_cast<std::int64_t>(d);
+  }
+  return d;
+}
+
+}  // namespace
+
+nlohmann::json StructToJson(const google::protobuf::Struct& value) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [key, child] : value.fields()) out[key] = ValueToJson(child);
+  return out;
+}
+
+nlohmann::json ValueToJson(const google::protobuf::Value& value) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kNullValue:
+    case google::protobuf::Value::KIND_NOT_SET:
+      return nullptr;
+    case google::protobuf::Value::kNumberValue:
+      return NumberToJson(value.number_value());
+    case google::protobuf::Value::kStringValue:
+      return value.string_value();
+    case google::protobuf::Value::kBoolValue:
+      return value.bool_value();
+    case google::protobuf::Value::kStructValue:
+      return StructToJson(value.struct_value());
+    case google::protobuf::Value::kListValue: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& item : value.list_value().values()) out.push_back(ValueToJson(item));
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+absl::StatusOr<google::protobuf::Struct> JsonToStruct(const nlohmann::json& object,
+                                                      std::string_view field) {
+  if (!object.is_object()) return InvalidField(field, "must be a JSON object");
+  google::protobuf::Struct out;
+  PARLEY_RETURN_IF_ERROR(ToStruct(object, std::string(field), 1, &out));
+  return out;
+}
+
+absl::StatusOr<google::protobuf::Value> JsonToValue(const nlohmann::json& value,
+                                                    std::string_view field) {
+  google::protobuf::Value out;
+  PARLEY_RETURN_IF_ERROR(ToValue(value, std::string(field), 0, &out));
+  return out;
+}
+
+}  // namespace parley::json
