@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/status/status.h"
 
 namespace parley::grpcx {
 
@@ -62,3 +63,12 @@ class TokenAuth final {
 };
 
 }  // namespace parley::grpcx
+
+// In a gRPC handler: returns UNAUTHENTICATED / PERMISSION_DENIED unless the caller of `context`
+// (a grpc::ServerContext*) holds `scope` under `auth` (a TokenAuth). Put it first, before any
+// side effect.
+#define PARLEY_AUTHORIZE(auth, context, scope)                                            \
+  do {                                                                                    \
+    auto parley_principal_ = (auth).Authorize(*(context), (scope));                       \
+    if (!parley_principal_.ok()) return ::parley::ToGrpcStatus(parley_principal_.status()); \
+  } while (0)

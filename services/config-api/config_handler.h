@@ -2,22 +2,73 @@
 // the DNC list, stored in Postgres schema `config` (DESIGN.md, "Configuration model").
 //
 // The handler takes its dependencies in the constructor and reads no flags, env or files; main.cc
-// wires it. RPCs not overridden here answer UNIMPLEMENTED.
+// wires it. Every RPC needs the `config` scope (or `service`); decrypted secrets go only to
+// `service` callers.
+//
+// `secrets` may be null (no PARLEY_MASTER_KEY): everything works but storing or decrypting a
+// credential, which fails with FAILED_PRECONDITION.
+//
+//   ConfigStore store(pg);
+//   ConfigHandler handler(&store, &secret_box, auth);
+//   server.AddService(&handler, "parley.v1.ConfigService");
 #pragma once
 
+#include "common/crypto/secret_box.h"
 #include "common/grpc/auth.h"
-#include "common/pg/pg_pool.h"
 #include "parley/v1/config.grpc.pb.h"
+#include "services/config-api/config_store.h"
+#include "services/config-api/runtime_config.h"
 
 namespace parley::config {
 
 class ConfigHandler final : public parley::v1::ConfigService::Service {
  public:
-  ConfigHandler(pg::PgPool* pg, grpcx::TokenAuth auth) : pg_(pg), auth_(std::move(auth)) {}
+  ConfigHandler(ConfigStore* store, const crypto::SecretBox* secrets, grpcx::TokenAuth auth);
+
+  grpc::Status CreateResource(grpc::ServerContext* context,
+                              const parley::v1::CreateResourceRequest* request,
+                              parley::v1::Resource* response) override;
+  grpc::Status GetResource(grpc::ServerContext* context,
+                           const parley::v1::GetResourceRequest* request,
+                           parley::v1::Resource* response) override;
+  grpc::Status ListResources(grpc::ServerContext* context,
+                             const parley::v1::ListResourcesRequest* request,
+                             parley::v1::ListResourcesResponse* response) override;
+  grpc::Status UpdateResource(grpc::ServerContext* context,
+                              const parley::v1::UpdateResourceRequest* request,
+                              parley::v1::Resource* response) override;
+  grpc::Status DeleteResource(grpc::ServerContext* context,
+                              const parley::v1::DeleteResourceRequest* request,
+                              google::protobuf::Empty* response) override;
+  grpc::Status GetRuntimeConfig(grpc::ServerContext* context,
+                                const parley::v1::GetRuntimeConfigRequest* request,
+                                parley::v1::RuntimeConfig* response) override;
+  grpc::Status TestCredential(grpc::ServerContext* context,
+                              const parley::v1::TestCredentialRequest* request,
+                              parley::v1::TestCredentialResponse* response) override;
+  grpc::Status AddDnc(grpc::ServerContext* context, const parley::v1::AddDncRequest* request,
+                      parley::v1::DncEntry* response) override;
+  grpc::Status RemoveDnc(grpc::ServerContext* context, const parley::v1::RemoveDncRequest* request,
+                         google::protobuf::Empty* response) override;
+  grpc::Status CheckDnc(grpc::ServerContext* context, const parley::v1::CheckDncRequest* request,
+                        parley::v1::CheckDncResponse* response) override;
+  grpc::Status ImportDnc(grpc::ServerContext* context, const parley::v1::ImportDncRequest* request,
+                         parley::v1::ImportDncResponse* response) override;
+  grpc::Status ListDnc(grpc::ServerContext* context, const parley::v1::ListDncRequest* request,
+                       parley::v1::ListDncResponse* response) override;
 
  private:
-  [[maybe_unused]] pg::PgPool* pg_;
-  [[maybe_unused]] grpcx::TokenAuth auth_;
+  // Validates a Create/Update request and turns it into what the store writes (secret sealed,
+  // hint set). `current` is the stored credential on update, if any.
+  absl::StatusOr<StoredResource> Prepare(const parley::v1::Resource& resource,
+                                         const StoredResource* current) const;
+  absl::StatusOr<parley::v1::Resource> Write(const parley::v1::Resource& resource, bool create,
+                                             bool allow_missing);
+
+  ConfigStore* store_;
+  const crypto::SecretBox* secrets_;
+  grpcx::TokenAuth auth_;
+  RuntimeConfigResolver resolver_;
 };
 
 }  // namespace parley::config
