@@ -1,0 +1,246 @@
+// CallStore: the live state of every call in Redis, and the only code that changes it
+// (DESIGN.md, "Redis layout", "Call lifecycle"). Dispatcher and worker both use it; every change
+// is one Lua script, so each step is atomic and fenced.
+//
+// Keys (prefix default "parley:"):
+//   jobs                    Stream, group "workers": one entry per dial attempt {call_id, attempt}
+//   delayed                 ZSET member "<call_id>" score = due time (ms): scheduled attempts
+//   call:{id}               HASH: the call (fields in CallRecord)
+//   call:{id}:events        Stream of this call's events; `events` = every call's events
+//   idem:{key}              STRING call id, TTL 24 h
+//   campaign:{c}:active     ZSET member call id, score = slot lease expiry (ms)
+//   calls:created           ZSET member call id, score = creation time (ListCalls index)
+//   campaign:{c}:calls      ZSET the same per campaign
+//   worker:{w}:control      Pub/Sub channel: "cancel <call_id> <attempt>"
+//
+// Fencing: every write by a worker names the attempt and the worker that owns it; a write whose
+// attempt or owner no longer matches is refused (kStale), so a worker that stalled and woke up
+// cannot overwrite the new owner's state. An attempt that reached `dialing` is never run again:
+// reclaiming it ends it `failed/worker_lost` and hands the call to the retry policy.
+//
+//   CallStore store(redis_pool);
+//   PARLEY_ASSIGN_OR_RETURN(CreateResult r, store.Create(call, /*due_ms=*/0, "crm-42"));
+//   PARLEY_ASSIGN_OR_RETURN(Fence f, store.Claim(call_id, attempt, "w1", lease_ms));
+//   PARLEY_RETURN_IF_ERROR(store.Transition(f, CallStatus::kDialing));
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/redis/redis_pool.h"
+#include "common/redis/redis_script.h"
+#include "parley/v1/common.pb.h"
+
+namespace parley::calls {
+
+using parley::v1::CallStatus;
+
+// Lower-case name of a status as stored and as used in retry policies: "queued", "no_answer", …
+std::string_view StatusName(CallStatus status);
+std::optional<CallStatus> ParseStatus(std::string_view name);
+// completed, busy, no_answer, declined, voicemail, failed, canceled, rejected.
+bool IsTerminal(CallStatus status);
+
+// The call hash. Times are Unix milliseconds; 0 = unset.
+struct CallRecord {
+  std::string call_id;
+  CallStatus status = parley::v1::CALL_STATUS_QUEUED;
+  int attempt = 1;
+  int max_attempts = 1;
+  std::string to;    // E.164
+  std::string from;  // E.164 or ""
+  std::string agent;
+  std::string campaign;               // "" for none
+  std::string context_json = "{}";    // call context (JSON object)
+  std::string overrides_json = "{}";  // per-call template overrides (JSON merge patch)
+  std::string direction = "outbound";
+  std::string lead_id;
+  std::string idempotency_key;
+  std::string owner;  // worker id holding the current attempt, "" when none
+  int64_t lease_until_ms = 0;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t due_ms = 0;  // when the current attempt may start (scheduled calls)
+  std::string ended_reason;
+  bool cancel_requested = false;
+  // Highest attempt that reached `dialing` (0 = none): such an attempt is never dialed again.
+  int dialed_attempt = 0;
+};
+
+// What the retry policy decided for an unsuccessful attempt (retry_policy.h): 0 = no retry.
+struct RetryDecision {
+  int64_t retry_at_ms = 0;
+};
+
+// One event of a call's stream.
+struct CallEvent {
+  std::string event_id;  // Redis stream id
+  std::string call_id;
+  std::string type = "status";  // "status", "node", "provider_fallback", "dtmf", "turn", …
+  CallStatus status = parley::v1::CALL_STATUS_UNSPECIFIED;
+  std::string ended_reason;
+  int attempt = 0;
+  std::string worker;
+  std::string campaign;
+  int64_t time_ms = 0;
+  std::map<std::string, std::string> detail;
+};
+
+// What a worker holds while it runs an attempt; every fenced write carries it.
+struct Fence {
+  std::string call_id;
+  int attempt = 0;
+  std::string worker;
+  // The job's stream entry: Renew keeps it from looking idle, so only a dead owner's job is
+  // reclaimed. "" when the attempt did not come from the stream.
+  std::string job_id;
+};
+
+struct CreateResult {
+  CallRecord call;
+  bool created = false;  // false: the idempotency key named an existing call, returned as is
+};
+
+// A due job read from the stream.
+struct Job {
+  std::string stream_id;
+  std::string call_id;
+  int attempt = 0;
+};
+
+enum class ReclaimAction {
+  kRunAgain,    // the attempt had not reached dialing: hand it to a new owner as is
+  kWorkerLost,  // it had: ended failed/worker_lost (then the retry policy decides)
+  kDrop,        // nothing to do (already terminal, or a stale duplicate entry): just ack it
+  kAlive,       // the owner still holds a valid lease: leave the job pending, don't ack it
+};
+
+struct StoreOptions {
+  std::string prefix = "parley:";
+  int64_t idempotency_ttl_s = 24 * 3600;
+  int64_t global_events_maxlen = 1000000;     // approximate trimming of `events`
+  int64_t call_events_ttl_s = 7 * 24 * 3600;  // call hash and its events expire after the end
+};
+
+class CallStore final {
+ public:
+  explicit CallStore(redis::RedisPool* redis, StoreOptions options = {});
+
+  const StoreOptions& options() const { return options_; }
+  std::string Key(std::string_view suffix) const;  // prefix + suffix
+
+  // Creates the consumer group `workers` on `jobs` if missing (idempotent).
+  absl::Status EnsureGroup();
+
+  // Atomically: the call hash, its first event (`queued`, or `scheduled` when due_ms > now), the
+  // job (stream entry, or the delayed entry when due_ms > now), the indexes and the idempotency
+  // key. With an idempotency key that already names a call, returns that call (created=false) and
+  // writes nothing. `call.created_ms`/`updated_ms` are set here. UNAVAILABLE when Redis is down.
+  absl::StatusOr<CreateResult> Create(CallRecord call, int64_t now_ms);
+
+  // Records a call that was never queued (status `rejected`, e.g. DNC) with its event.
+  absl::StatusOr<CallRecord> CreateRejected(CallRecord call, std::string_view ended_reason,
+                                            int64_t now_ms);
+
+  // NOT_FOUND when absent.
+  absl::StatusOr<CallRecord> Get(std::string_view call_id);
+
+  // Newest first; `campaign` "" = all; statuses empty = any. `cursor` is an opaque token.
+  struct Page {
+    std::vector<CallRecord> calls;
+    std::string next_cursor;
+  };
+  absl::StatusOr<Page> List(std::string_view campaign, const std::vector<CallStatus>& statuses,
+                            int page_size, std::string_view cursor);
+
+  // Events of one call after `after_id` ("0" = from the start, "$" = only new), blocking up to
+  // `block_ms` (0 = don't block) when there are none.
+  absl::StatusOr<std::vector<CallEvent>> ReadEvents(std::string_view call_id,
+                                                    std::string_view after_id, int count,
+                                                    int block_ms);
+  // The same over the global `events` stream.
+  absl::StatusOr<std::vector<CallEvent>> ReadAllEvents(std::string_view after_id, int count,
+                                                       int block_ms);
+
+  // Appends a non-status event ("node", "provider_fallback", "dtmf", …) for a fenced attempt.
+  absl::Status AppendEvent(const Fence& fence, CallEvent event, int64_t now_ms);
+
+  // --- jobs (worker side) ---
+
+  // XREADGROUP: up to `count` new jobs for consumer `worker`, blocking up to `block_ms`.
+  absl::StatusOr<std::vector<Job>> ReadJobs(std::string_view worker, int count, int block_ms);
+  // XACK + XDEL of a job entry.
+  absl::Status AckJob(std::string_view stream_id);
+  // XAUTOCLAIM: pending jobs idle longer than `min_idle_ms`, now owned by `worker`.
+  absl::StatusOr<std::vector<Job>> ClaimStaleJobs(std::string_view worker, int64_t min_idle_ms,
+                                                  int count);
+
+  // Takes the attempt for `worker`: OK when the call's attempt is `attempt`, it is queued (or
+  // assigned with an expired lease, or owned by `worker` already) and not canceled; sets status
+  // `assigned`, owner and lease. FAILED_PRECONDITION "stale" when the job no longer matches the
+  // call (an older attempt, a terminal call, a live owner) — ack it and move on.
+  absl::StatusOr<Fence> Claim(const Job& job, std::string_view worker, int64_t lease_ms,
+                              int64_t now_ms);
+
+  // Decides what to do with a job taken over by ClaimStaleJobs. kRunAgain: the attempt never
+  // reached dialing and its lease expired — Claim it and run it. kWorkerLost: it had reached
+  // dialing — it is now ended `failed/worker_lost`, or scheduled again when `retry` says so
+  // (compute the decision for outcome failed with the call's retry policy). kDrop: stale — ack.
+  // kAlive: the owner's lease is still valid — leave the job pending.
+  absl::StatusOr<ReclaimAction> Reclaim(const Job& job, int64_t now_ms, const RetryDecision& retry);
+
+  // Extends the lease (and the campaign slot) of a live attempt. FAILED_PRECONDITION "lost" when
+  // the fence no longer holds (reclaimed, canceled, ended) — the worker must stop the call.
+  // Returns whether a cancel was requested.
+  absl::StatusOr<bool> Renew(const Fence& fence, int64_t lease_ms, int64_t now_ms);
+
+  // A non-terminal status change of a fenced attempt (dialing, ringing, in_progress).
+  // `dialing` also records dialed_attempt. FAILED_PRECONDITION "stale" when the fence fails or the
+  // transition goes backwards / the call is already terminal.
+  absl::Status Transition(const Fence& fence, CallStatus status, int64_t now_ms,
+                          const std::map<std::string, std::string>& detail = {});
+
+  // --- campaign concurrency ---
+
+  // Takes (or refreshes) a slot of `campaign` for the call: expired leases are dropped first;
+  // returns false when `max_concurrent` slots are held by other live calls. max 0 = unlimited.
+  absl::StatusOr<bool> TakeSlot(std::string_view campaign, std::string_view call_id,
+                                int max_concurrent, int64_t lease_until_ms, int64_t now_ms);
+  absl::Status ReleaseSlot(std::string_view campaign, std::string_view call_id);
+  // Live slots (leases not expired) of a campaign.
+  absl::StatusOr<int> ActiveSlots(std::string_view campaign, int64_t now_ms);
+
+  // --- ending an attempt ---
+
+  // Ends the fenced attempt with a terminal outcome. When `retry.retry_at_ms` > 0 the call is not
+  // ended: it becomes `scheduled` with attempt + 1, due at retry_at_ms (delayed set), and the
+  // event carries the outcome and `retry_at`. Releases the campaign slot. FAILED_PRECONDITION
+  // "stale" when the fence fails.
+  absl::StatusOr<CallRecord> FinishAttempt(const Fence& fence, CallStatus outcome,
+                                           std::string_view ended_reason,
+                                           const RetryDecision& retry, int64_t now_ms,
+                                           const std::map<std::string, std::string>& detail = {});
+
+  // Cancels a call: queued/scheduled/assigned → `canceled` at once (its job is dropped when read);
+  // dialing/ringing/in_progress → cancel_requested set and "cancel <id> <attempt>" published to
+  // the owner's control channel (the worker hangs up and finishes the attempt `canceled`).
+  // Terminal → returned unchanged. NOT_FOUND when absent.
+  absl::StatusOr<CallRecord> Cancel(std::string_view call_id, std::string_view reason,
+                                    int64_t now_ms);
+
+  // Moves due entries of `delayed` to `jobs` (status scheduled → queued, with an event); atomic
+  // per entry, so several dispatchers may run it at once without duplicating a job.
+  // Returns how many were promoted.
+  absl::StatusOr<int> PromoteDue(int64_t now_ms, int limit);
+
+ private:
+  redis::RedisPool* redis_;
+  StoreOptions options_;
+};
+
+}  // namespace parley::calls

@@ -1,0 +1,314 @@
+// CallStore against the real Redis (PARLEY_REDIS_URL); every test uses a key prefix of its own.
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/calls/call_store.h"
+
+namespace parley::calls {
+namespace {
+
+using parley::v1::CallStatus;
+
+std::atomic<int> counter{0};
+
+class CallStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* url = std::getenv("PARLEY_REDIS_URL");
+    ASSERT_NE(url, nullptr) << "PARLEY_REDIS_URL is not set: run through scripts/test";
+    url_ = url;
+    pool_ = *redis::RedisPool::Create({.url = url_, .max_connections = 32});
+    prefix_ = absl::StrCat("t", getpid(), "_", counter++, ":");
+    store_ = std::make_unique<CallStore>(pool_.get(), StoreOptions{.prefix = prefix_});
+    ASSERT_TRUE(store_->EnsureGroup().ok());
+  }
+
+  CallRecord NewCall(const std::string& id, const std::string& campaign = "") {
+    CallRecord c;
+    c.call_id = id;
+    c.to = "+14155552671";
+    c.agent = "payment-reminder";
+    c.campaign = campaign;
+    c.max_attempts = 3;
+    return c;
+  }
+
+  long long Len(const std::string& key) { return pool_->Command({"XLEN", prefix_ + key})->integer; }
+
+  std::vector<std::string> Statuses(const std::string& call_id) {
+    std::vector<std::string> out;
+    std::vector<CallEvent> events = *store_->ReadEvents(call_id, "0", 100, 0);
+    for (const CallEvent& e : events) {
+      if (e.type == "status") out.emplace_back(StatusName(e.status));
+    }
+    return out;
+  }
+
+  int64_t Now() { return absl::ToUnixMillis(absl::Now()); }
+
+  std::string url_;
+  std::string prefix_;
+  std::unique_ptr<redis::RedisPool> pool_;
+  std::unique_ptr<CallStore> store_;
+};
+
+TEST_F(CallStoreTest, CreateWritesCallEventAndJobAtomically) {
+  auto r = store_->Create(NewCall("c1"), Now());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(r->call.status, parley::v1::CALL_STATUS_QUEUED);
+  EXPECT_EQ(r->call.to, "+14155552671");
+  EXPECT_EQ(Len("jobs"), 1);
+  EXPECT_EQ(Statuses("c1"), std::vector<std::string>{"queued"});
+  EXPECT_EQ(store_->Create(NewCall("c1"), Now()).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->Get("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CallStoreTest, SameIdempotencyKeyUnderConcurrencyMakesOneCall) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(50);
+  std::atomic<int> created{0};
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&, i] {
+      CallRecord c = NewCall(absl::StrCat("idem-", i));
+      c.idempotency_key = "crm-42";
+      auto r = store_->Create(c, Now());
+      ASSERT_TRUE(r.ok()) << r.status();
+      ids[i] = r->call.call_id;
+      if (r->created) ++created;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1u);
+  EXPECT_EQ(Len("jobs"), 1);
+}
+
+TEST_F(CallStoreTest, ScheduledCallIsPromotedOnceByConcurrentMovers) {
+  CallRecord c = NewCall("s1");
+  c.due_ms = Now() + 200;
+  ASSERT_TRUE(store_->Create(c, Now()).ok());
+  EXPECT_EQ(store_->Get("s1")->status, parley::v1::CALL_STATUS_SCHEDULED);
+  EXPECT_EQ(*store_->PromoteDue(Now(), 100), 0);  // not due yet
+  absl::SleepFor(absl::Milliseconds(250));
+  std::atomic<int> promoted{0};
+  std::vector<std::thread> movers;
+  for (int i = 0; i < 4; ++i) {
+    movers.emplace_back([&] {
+      for (int k = 0; k < 20; ++k) promoted += *store_->PromoteDue(Now(), 100);
+    });
+  }
+  for (auto& t : movers) t.join();
+  EXPECT_EQ(promoted.load(), 1);
+  EXPECT_EQ(Len("jobs"), 1);
+  EXPECT_EQ(store_->Get("s1")->status, parley::v1::CALL_STATUS_QUEUED);
+  EXPECT_EQ(Statuses("s1"), (std::vector<std::string>{"scheduled", "queued"}));
+}
+
+TEST_F(CallStoreTest, HappyPathEmitsEveryStatusInOrder) {
+  ASSERT_TRUE(store_->Create(NewCall("h1"), Now()).ok());
+  auto jobs = store_->ReadJobs("w1", 10, 0);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].attempt, 1);
+  auto fence = store_->Claim((*jobs)[0], "w1", 10'000, Now());
+  ASSERT_TRUE(fence.ok()) << fence.status();
+  for (CallStatus s : {parley::v1::CALL_STATUS_DIALING, parley::v1::CALL_STATUS_RINGING,
+                       parley::v1::CALL_STATUS_IN_PROGRESS}) {
+    ASSERT_TRUE(store_->Transition(*fence, s, Now()).ok());
+  }
+  EXPECT_FALSE(
+      store_->Transition(*fence, parley::v1::CALL_STATUS_RINGING, Now()).ok());  // backwards
+  auto done =
+      store_->FinishAttempt(*fence, parley::v1::CALL_STATUS_COMPLETED, "agent_hangup", {}, Now());
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done->ended_reason, "agent_hangup");
+  ASSERT_TRUE(store_->AckJob((*jobs)[0].stream_id).ok());
+  EXPECT_EQ(Statuses("h1"), (std::vector<std::string>{"queued", "assigned", "dialing", "ringing",
+                                                      "in_progress", "completed"}));
+  EXPECT_FALSE(store_->Renew(*fence, 10'000, Now()).ok());  // over: the fence is gone
+}
+
+TEST_F(CallStoreTest, EventsResumeFromAnEventId) {
+  ASSERT_TRUE(store_->Create(NewCall("e1"), Now()).ok());
+  auto jobs = *store_->ReadJobs("w1", 1, 0);
+  auto fence = *store_->Claim(jobs[0], "w1", 10'000, Now());
+  ASSERT_TRUE(store_->Transition(fence, parley::v1::CALL_STATUS_DIALING, Now()).ok());
+  auto all = *store_->ReadEvents("e1", "0", 100, 0);
+  ASSERT_EQ(all.size(), 3u);
+  auto rest = *store_->ReadEvents("e1", all[0].event_id, 100, 0);
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].status, parley::v1::CALL_STATUS_ASSIGNED);
+  EXPECT_EQ(rest[0].worker, "w1");
+  EXPECT_EQ(rest[1].status, parley::v1::CALL_STATUS_DIALING);
+}
+
+TEST_F(CallStoreTest, ReclaimRunsAgainBeforeDialingAndEndsWorkerLostAfter) {
+  ASSERT_TRUE(store_->Create(NewCall("r1"), Now()).ok());
+  ASSERT_TRUE(store_->Create(NewCall("r2"), Now()).ok());
+  auto jobs = *store_->ReadJobs("dead", 10, 0);
+  ASSERT_EQ(jobs.size(), 2u);
+  auto f1 = *store_->Claim(jobs[0], "dead", 50, Now());
+  auto f2 = *store_->Claim(jobs[1], "dead", 50, Now());
+  ASSERT_TRUE(store_->Transition(f2, parley::v1::CALL_STATUS_DIALING, Now()).ok());
+
+  // While the lease holds, the owner is alive.
+  EXPECT_EQ(*store_->Reclaim(jobs[0], Now(), {}), ReclaimAction::kAlive);
+  absl::SleepFor(absl::Milliseconds(100));
+  auto stale = *store_->ClaimStaleJobs("w2", 60, 10);
+  ASSERT_EQ(stale.size(), 2u);
+
+  // r1 never dialed: it runs again on w2, and the dead owner's writes are refused.
+  EXPECT_EQ(*store_->Reclaim(stale[0], Now(), {}), ReclaimAction::kRunAgain);
+  auto taken = store_->Claim(stale[0], "w2", 10'000, Now());
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_FALSE(store_->Transition(f1, parley::v1::CALL_STATUS_DIALING, Now()).ok());
+  EXPECT_FALSE(store_->Renew(f1, 10'000, Now()).ok());
+  EXPECT_TRUE(store_->Transition(*taken, parley::v1::CALL_STATUS_DIALING, Now()).ok());
+
+  // r2 was dialing: ended failed/worker_lost, and the attempt can never be claimed again.
+  EXPECT_EQ(*store_->Reclaim(stale[1], Now(), {}), ReclaimAction::kWorkerLost);
+  CallRecord r2 = *store_->Get("r2");
+  EXPECT_EQ(r2.status, parley::v1::CALL_STATUS_FAILED);
+  EXPECT_EQ(r2.ended_reason, "worker_lost");
+  EXPECT_FALSE(store_->Claim(stale[1], "w2", 10'000, Now()).ok());
+  EXPECT_FALSE(
+      store_->FinishAttempt(f2, parley::v1::CALL_STATUS_COMPLETED, "agent_hangup", {}, Now()).ok());
+  EXPECT_EQ(*store_->Reclaim(stale[1], Now(), {}), ReclaimAction::kDrop);
+}
+
+TEST_F(CallStoreTest, LiveOwnersJobIsNotReclaimedWhileItRenews) {
+  ASSERT_TRUE(store_->Create(NewCall("l1"), Now()).ok());
+  auto jobs = *store_->ReadJobs("w1", 1, 0);
+  auto fence = *store_->Claim(jobs[0], "w1", 300, Now());
+  for (int i = 0; i < 4; ++i) {
+    absl::SleepFor(absl::Milliseconds(60));
+    ASSERT_TRUE(store_->Renew(fence, 300, Now()).ok());
+  }
+  EXPECT_TRUE(store_->ClaimStaleJobs("w2", 150, 10)->empty());
+}
+
+TEST_F(CallStoreTest, RetryReschedulesTheNextAttemptOnTheSameCall) {
+  ASSERT_TRUE(store_->Create(NewCall("y1"), Now()).ok());
+  auto jobs = *store_->ReadJobs("w1", 1, 0);
+  auto fence = *store_->Claim(jobs[0], "w1", 10'000, Now());
+  ASSERT_TRUE(store_->Transition(fence, parley::v1::CALL_STATUS_DIALING, Now()).ok());
+  int64_t retry_at = Now() + 100;
+  auto busy = store_->FinishAttempt(fence, parley::v1::CALL_STATUS_BUSY, "busy",
+                                    {.retry_at_ms = retry_at}, Now());
+  ASSERT_TRUE(busy.ok());
+  EXPECT_EQ(busy->status, parley::v1::CALL_STATUS_SCHEDULED);
+  EXPECT_EQ(busy->attempt, 2);
+  ASSERT_TRUE(store_->AckJob(jobs[0].stream_id).ok());
+  auto events = *store_->ReadEvents("y1", "0", 100, 0);
+  EXPECT_EQ(events[events.size() - 2].status, parley::v1::CALL_STATUS_BUSY);
+  EXPECT_EQ(events[events.size() - 2].detail.at("retry_at"), absl::StrCat(retry_at));
+  absl::SleepFor(absl::Milliseconds(120));
+  EXPECT_EQ(*store_->PromoteDue(Now(), 10), 1);
+  auto next = *store_->ReadJobs("w1", 1, 0);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].attempt, 2);
+  EXPECT_TRUE(store_->Claim(next[0], "w1", 10'000, Now()).ok());
+}
+
+TEST_F(CallStoreTest, CampaignSlotsAreBoundedAndExpiredLeasesFreeThemselves) {
+  int64_t now = Now();
+  EXPECT_TRUE(*store_->TakeSlot("q4", "a", 2, now + 10'000, now));
+  EXPECT_TRUE(*store_->TakeSlot("q4", "b", 2, now + 50, now));
+  EXPECT_FALSE(*store_->TakeSlot("q4", "c", 2, now + 10'000, now));
+  EXPECT_TRUE(*store_->TakeSlot("q4", "a", 2, now + 10'000, now));  // refresh own slot
+  EXPECT_EQ(*store_->ActiveSlots("q4", now), 2);
+  // b's holder crashed: its lease runs out and the slot is free again.
+  EXPECT_TRUE(*store_->TakeSlot("q4", "c", 2, now + 10'000, now + 100));
+  EXPECT_EQ(*store_->ActiveSlots("q4", now + 100), 2);
+  ASSERT_TRUE(store_->ReleaseSlot("q4", "a").ok());
+  EXPECT_EQ(*store_->ActiveSlots("q4", now + 100), 1);
+  EXPECT_TRUE(*store_->TakeSlot("q4", "d", 0, now + 10'000, now));  // 0 = unlimited
+}
+
+TEST_F(CallStoreTest, FinishReleasesTheCampaignSlot) {
+  ASSERT_TRUE(store_->Create(NewCall("slot1", "camp"), Now()).ok());
+  auto jobs = *store_->ReadJobs("w1", 1, 0);
+  auto fence = *store_->Claim(jobs[0], "w1", 10'000, Now());
+  ASSERT_TRUE(*store_->TakeSlot("camp", "slot1", 1, Now() + 10'000, Now()));
+  ASSERT_TRUE(
+      store_->FinishAttempt(fence, parley::v1::CALL_STATUS_NO_ANSWER, "ring_timeout", {}, Now())
+          .ok());
+  EXPECT_EQ(*store_->ActiveSlots("camp", Now()), 0);
+}
+
+TEST_F(CallStoreTest, CancelQueuedIsImmediateAndLiveCallsAreAskedThroughTheirWorker) {
+  ASSERT_TRUE(store_->Create(NewCall("x1"), Now()).ok());
+  auto canceled = store_->Cancel("x1", "operator", Now());
+  ASSERT_TRUE(canceled.ok());
+  EXPECT_EQ(canceled->status, parley::v1::CALL_STATUS_CANCELED);
+  auto jobs = *store_->ReadJobs("w1", 1, 0);
+  EXPECT_FALSE(store_->Claim(jobs[0], "w1", 10'000, Now()).ok());  // the job is dead
+
+  // A live call: the owner hears about it on its control channel and through Renew.
+  redisContext* sub = redisConnect("127.0.0.1", std::stoi(url_.substr(url_.rfind(':') + 1)));
+  ASSERT_TRUE(sub != nullptr && !sub->err);
+  redisReply* r = static_cast<redisReply*>(
+      redisCommand(sub, "SUBSCRIBE %s", (prefix_ + "worker:w1:control").c_str()));
+  freeReplyObject(r);
+  ASSERT_TRUE(store_->Create(NewCall("x2"), Now()).ok());
+  jobs = *store_->ReadJobs("w1", 1, 0);
+  auto fence = *store_->Claim(jobs[0], "w1", 10'000, Now());
+  ASSERT_TRUE(store_->Transition(fence, parley::v1::CALL_STATUS_DIALING, Now()).ok());
+  auto requested = store_->Cancel("x2", "operator", Now());
+  ASSERT_TRUE(requested.ok());
+  EXPECT_EQ(requested->status, parley::v1::CALL_STATUS_DIALING);
+  EXPECT_TRUE(requested->cancel_requested);
+  struct timeval tv = {2, 0};
+  redisSetTimeout(sub, tv);
+  void* raw = nullptr;
+  ASSERT_EQ(redisGetReply(sub, &raw), REDIS_OK);
+  r = static_cast<redisReply*>(raw);
+  ASSERT_EQ(r->elements, 3u);
+  EXPECT_EQ(std::string(r->element[2]->str), "cancel x2 1");
+  freeReplyObject(r);
+  redisFree(sub);
+  EXPECT_TRUE(*store_->Renew(fence, 10'000, Now()));  // cancel flag
+  auto done = store_->FinishAttempt(fence, parley::v1::CALL_STATUS_CANCELED, "operator",
+                                    {.retry_at_ms = Now() + 1000}, Now());
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->status, parley::v1::CALL_STATUS_CANCELED);  // a cancel wins over a retry
+  EXPECT_EQ(store_->Cancel("x2", "again", Now())->status, parley::v1::CALL_STATUS_CANCELED);
+}
+
+TEST_F(CallStoreTest, RejectedCallIsRecordedWithItsReason) {
+  auto r = store_->CreateRejected(NewCall("dnc1", "camp"), "dnc", Now());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, parley::v1::CALL_STATUS_REJECTED);
+  EXPECT_EQ(r->ended_reason, "dnc");
+  EXPECT_EQ(Len("jobs"), 0);
+  auto page = store_->List("camp", {parley::v1::CALL_STATUS_REJECTED}, 10, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->calls.size(), 1u);
+  EXPECT_EQ(page->calls[0].call_id, "dnc1");
+}
+
+TEST_F(CallStoreTest, ListPaginatesNewestFirstAndFiltersByStatus) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->Create(NewCall(absl::StrCat("p", i)), Now() + i).ok());
+  }
+  ASSERT_TRUE(store_->Cancel("p1", "x", Now()).ok());
+  auto first = *store_->List("", {}, 2, "");
+  ASSERT_EQ(first.calls.size(), 2u);
+  EXPECT_EQ(first.calls[0].call_id, "p4");
+  auto second = *store_->List("", {}, 2, first.next_cursor);
+  EXPECT_EQ(second.calls[0].call_id, "p2");
+  auto queued = *store_->List("", {parley::v1::CALL_STATUS_QUEUED}, 10, "");
+  EXPECT_EQ(queued.calls.size(), 4u);
+}
+
+}  // namespace
+}  // namespace parley::calls
