@@ -1,0 +1,172 @@
+// parleyctl as a subprocess against a real parley-config-api (its own scratch database).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/grpc/client.h"
+#include "common/pg/testing/scratch_database.h"
+#include "common/testing/subprocess.h"
+
+namespace parley::cli {
+namespace {
+
+using testing::BinaryPath;
+using testing::Subprocess;
+
+struct Result {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+class ParleyctlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = new pg::testing::ScratchDatabase();
+    address_ = new std::string(absl::StrCat("127.0.0.1:", testing::FreePort()));
+    config_ = new Subprocess({BinaryPath("services/config-api/parley-config-api"),
+                              "--listen=" + *address_, "--metrics_listen=off"},
+                             {{"PARLEY_PG_URL", db_->url()}, {"PARLEY_API_TOKENS", ""}},
+                             ::testing::TempDir() + "/parleyctl-config-api.log");
+    auto channel = grpcx::MakeChannel({.address = *address_});
+    absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (!grpcx::ProbeServing(channel).ok() && absl::Now() < deadline)
+      absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_TRUE(grpcx::ProbeServing(channel).ok()) << "config-api did not become SERVING";
+  }
+  static void TearDownTestSuite() {
+    delete config_;
+    delete db_;
+    delete address_;
+  }
+
+  Result Run(std::vector<std::string> args) {
+    std::string log =
+        absl::StrCat(::testing::TempDir(), "/parleyctl-", getpid(), "-", runs_++, ".out");
+    std::remove(log.c_str());
+    std::vector<std::string> argv = {BinaryPath("cli/parleyctl/parleyctl"), "--config-addr",
+                                     *address_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Subprocess p(argv, {}, log);
+    int code = p.WaitExit(absl::Seconds(30)).value_or(-1);
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    return {code, text.str()};
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    std::string path = ::testing::TempDir() + "/" + name;
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  static pg::testing::ScratchDatabase* db_;
+  static std::string* address_;
+  static Subprocess* config_;
+  static inline int runs_ = 0;  // across tests: each run gets its own output file
+};
+
+pg::testing::ScratchDatabase* ParleyctlTest::db_;
+std::string* ParleyctlTest::address_;
+Subprocess* ParleyctlTest::config_;
+
+TEST_F(ParleyctlTest, ApplyExamplesThenGetListResolveAndDelete) {
+  Result applied = Run({"apply", "-f", std::string(PARLEY_SOURCE_DIR) + "/deploy/examples"});
+  ASSERT_EQ(applied.code, 0) << applied.output;
+  EXPECT_NE(applied.output.find("agent/payment-reminder applied"), std::string::npos)
+      << applied.output;
+  // Applying again is an update, not an error.
+  EXPECT_EQ(Run({"apply", "-f", std::string(PARLEY_SOURCE_DIR) + "/deploy/examples"}).code, 0);
+
+  Result list = Run({"get", "agents"});
+  ASSERT_EQ(list.code, 0) << list.output;
+  EXPECT_NE(list.output.find("lead-qualifier"), std::string::npos);
+  EXPECT_NE(list.output.find("payment-reminder"), std::string::npos);
+
+  Result one = Run({"get", "agent", "payment-reminder", "-o", "json"});
+  ASSERT_EQ(one.code, 0) << one.output;
+  nlohmann::json j = nlohmann::json::parse(one.output);
+  EXPECT_EQ(j["name"], "payment-reminder");
+  EXPECT_EQ(j["spec"]["trunk"], "sim-phone");
+
+  Result yaml = Run({"get", "trunk", "sim-phone", "-o", "yaml"});
+  ASSERT_EQ(yaml.code, 0);
+  EXPECT_NE(yaml.output.find("address: 127.0.0.1:50060"), std::string::npos) << yaml.output;
+
+  Result resolved = Run({"config", "resolve", "--agent", "payment-reminder", "--campaign",
+                         "payment-reminders-us", "-o", "json"});
+  ASSERT_EQ(resolved.code, 0) << resolved.output;
+  EXPECT_EQ(nlohmann::json::parse(resolved.output)["trunk"]["name"], "sim-phone");
+
+  Result refused = Run({"delete", "trunk", "sim-phone"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.output.find("references trunk/sim-phone"), std::string::npos) << refused.output;
+}
+
+TEST_F(ParleyctlTest, UnknownKindAndCommandFailWithOneLine) {
+  Result kind = Run({"get", "widgets"});
+  EXPECT_EQ(kind.code, 2);
+  EXPECT_NE(kind.output.find("parleyctl: unknown kind \"widgets\""), std::string::npos)
+      << kind.output;
+  EXPECT_EQ(std::count(kind.output.begin(), kind.output.end(), '\n'), 1);
+  Result command = Run({"frobnicate"});
+  EXPECT_EQ(command.code, 2);
+  EXPECT_NE(command.output.find("unknown command"), std::string::npos);
+}
+
+TEST_F(ParleyctlTest, MalformedYamlNamesItsLine) {
+  std::string path = WriteFile("bad.yaml",
+                               "kind: template\n"
+                               "name: broken\n"
+                               "spec:\n"
+                               "  llm: {provider: scripted\n"
+                               "  tts: x\n");
+  Result r = Run({"apply", "-f", path});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("bad.yaml:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("malformed YAML"), std::string::npos) << r.output;
+
+  std::string unknown = WriteFile("unknown-kind.yaml", "kind: tempalte\nname: x\nspec: {}\n");
+  r = Run({"apply", "-f", unknown});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("unknown-kind.yaml:1"), std::string::npos) << r.output;
+
+  std::string invalid =
+      WriteFile("invalid.yaml", "kind: template\nname: hot\nspec:\n  llm: {temperature: 7}\n");
+  r = Run({"apply", "-f", invalid});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("template.llm.temperature"), std::string::npos) << r.output;
+}
+
+TEST_F(ParleyctlTest, DncAddCheckRemove) {
+  EXPECT_EQ(Run({"dnc", "add", "+14155550123", "--reason", "opt_out"}).code, 0);
+  Result check = Run({"dnc", "check", "+14155550123"});
+  EXPECT_EQ(check.code, 0);
+  EXPECT_NE(check.output.find("is blocked (opt_out)"), std::string::npos) << check.output;
+  EXPECT_EQ(Run({"dnc", "remove", "+14155550123"}).code, 0);
+  check = Run({"dnc", "check", "+14155550123"});
+  EXPECT_NE(check.output.find("may be called"), std::string::npos) << check.output;
+  Result bad = Run({"dnc", "add", "555"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("number:"), std::string::npos) << bad.output;
+}
+
+TEST_F(ParleyctlTest, HelpAndProbe) {
+  Result help = Run({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.output.find("apply -f FILE|DIR"), std::string::npos);
+  Result cmd_help = Run({"get", "--help"});
+  EXPECT_EQ(cmd_help.code, 0);
+  EXPECT_NE(cmd_help.output.find("Usage: parleyctl get"), std::string::npos);
+  EXPECT_EQ(Run({"probe", *address_}).code, 0);
+  EXPECT_NE(Run({"probe", absl::StrCat("127.0.0.1:", testing::FreePort())}).code, 0);
+}
+
+}  // namespace
+}  // namespace parley::cli
