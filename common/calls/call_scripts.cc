@@ -38,9 +38,14 @@ local function finish(prefix, key, call_id, attempt, worker, campaign, outcome, 
     redis.call('ZREM', prefix .. 'campaign:' .. campaign .. ':active', call_id)
   end
   -- A cancel requested during the attempt wins over a retry.
-  if redis.call('HGET', key, 'cancel') == '1' then retry_at = 0 end
+  local cancel = redis.call('HMGET', key, 'cancel', 'cancel_reason')
+  if cancel[1] == '1' then retry_at = 0 end
   local ev = status_event(call_id, outcome, attempt, worker, campaign, now, reason)
   for i = 1, #detail do ev[#ev + 1] = detail[i] end
+  if cancel[1] == '1' and cancel[2] and cancel[2] ~= '' then
+    ev[#ev + 1] = 'd.reason'
+    ev[#ev + 1] = cancel[2]
+  end
   if retry_at > 0 then
     ev[#ev + 1] = 'd.retry_at'
     ev[#ev + 1] = tostring(retry_at)
@@ -53,7 +58,7 @@ local function finish(prefix, key, call_id, attempt, worker, campaign, outcome, 
          status_event(call_id, 'scheduled', next_attempt, '', campaign, now, ''))
   else
     redis.call('HSET', key, 'status', outcome, 'ended_reason', reason, 'owner', '',
-               'lease_until', 0, 'updated', now)
+               'lease_until', 0, 'updated', now, 'ended', now)
     emit(prefix, call_id, maxlen, ev)
     expire_call(prefix, call_id, ttl)
   end
@@ -73,9 +78,11 @@ local prefix, call_id, now, due = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(
 local idem = ARGV[5]
 if idem ~= '' then
   local existing = redis.call('GET', prefix .. 'idem:' .. idem)
-  if existing then return {'existing', existing} end
+  if existing then
+    return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
+  end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', call_id} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', call_id, {}} end
 local fields = {}
 for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
@@ -93,27 +100,34 @@ end
 if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[6]) end
 redis.call('ZADD', prefix .. 'calls:created', now, call_id)
 if campaign ~= '' then redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id) end
-return {'created', call_id}
+return {'created', call_id, redis.call('HGETALL', KEYS[1])}
 )lua"));
   return *script;
 }
 
-// ARGV: prefix, call_id, now, reason, maxlen, ttl, field, value, …
+// ARGV: prefix, call_id, now, reason, maxlen, ttl, idem_key, idem_ttl, field, value, …
 const redis::RedisScript& RejectScript() {
   static const redis::RedisScript* script = new redis::RedisScript(Make(R"lua(
-local prefix, call_id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
+local prefix, call_id, now, idem = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[7]
+if idem ~= '' then
+  local existing = redis.call('GET', prefix .. 'idem:' .. idem)
+  if existing then
+    return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', call_id, {}} end
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HSET', KEYS[1], 'status', 'rejected', 'ended_reason', ARGV[4], 'created', now,
-           'updated', now)
+           'updated', now, 'ended', now)
 local campaign = redis.call('HGET', KEYS[1], 'campaign') or ''
 emit(prefix, call_id, ARGV[5], status_event(call_id, 'rejected', 1, '', campaign, now, ARGV[4]))
 redis.call('ZADD', prefix .. 'calls:created', now, call_id)
 if campaign ~= '' then redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id) end
 expire_call(prefix, call_id, ARGV[6])
-return 'ok'
+if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[8]) end
+return {'created', call_id, redis.call('HGETALL', KEYS[1])}
 )lua"));
   return *script;
 }
@@ -180,6 +194,7 @@ if cur == nil or new == nil or new < cur then return 'stale' end
 if new == cur then return 'ok' end
 redis.call('HSET', KEYS[1], 'status', status, 'updated', ARGV[6])
 if status == 'dialing' then redis.call('HSET', KEYS[1], 'dialed', attempt) end
+if status == 'in_progress' then redis.call('HSET', KEYS[1], 'answered', ARGV[6]) end
 local ev = status_event(call_id, status, attempt, worker, h[4] or '', ARGV[6], '')
 for i = 8, #ARGV do ev[#ev + 1] = ARGV[i] end
 emit(prefix, call_id, ARGV[7], ev)
@@ -245,9 +260,12 @@ local campaign = h[4] or ''
 if h[1] == 'queued' or h[1] == 'scheduled' or h[1] == 'assigned' then
   redis.call('ZREM', prefix .. 'delayed', call_id)
   if campaign ~= '' then redis.call('ZREM', prefix .. 'campaign:' .. campaign .. ':active', call_id) end
-  redis.call('HSET', KEYS[1], 'status', 'canceled', 'ended_reason', ARGV[4], 'owner', '',
-             'updated', now)
-  emit(prefix, call_id, ARGV[5], status_event(call_id, 'canceled', h[3], h[2], campaign, now, ARGV[4]))
+  redis.call('HSET', KEYS[1], 'status', 'canceled', 'ended_reason', 'canceled', 'owner', '',
+             'updated', now, 'ended', now, 'cancel_reason', ARGV[4])
+  local ev = status_event(call_id, 'canceled', h[3], h[2], campaign, now, 'canceled')
+  ev[#ev + 1] = 'd.reason'
+  ev[#ev + 1] = ARGV[4]
+  emit(prefix, call_id, ARGV[5], ev)
   expire_call(prefix, call_id, ARGV[6])
   return 'canceled'
 end

@@ -60,6 +60,8 @@ CallRecord FromHash(const absl::flat_hash_map<std::string, std::string>& h) {
   c.created_ms = ToInt(Field(h, "created"));
   c.updated_ms = ToInt(Field(h, "updated"));
   c.due_ms = ToInt(Field(h, "due"));
+  c.answered_ms = ToInt(Field(h, "answered"));
+  c.ended_ms = ToInt(Field(h, "ended"));
   c.ended_reason = Field(h, "ended_reason");
   c.cancel_requested = Field(h, "cancel") == "1";
   c.dialed_attempt = static_cast<int>(ToInt(Field(h, "dialed")));
@@ -94,7 +96,9 @@ void AppendDetail(const std::map<std::string, std::string>& detail,
   }
 }
 
-CallEvent EventFromEntry(const RedisReply& entry) {
+}  // namespace
+
+CallEvent ParseEventEntry(const RedisReply& entry) {
   CallEvent e;
   if (entry.elements.size() < 2) return e;
   e.event_id = entry.elements[0].str;
@@ -124,6 +128,8 @@ CallEvent EventFromEntry(const RedisReply& entry) {
   return e;
 }
 
+namespace {
+
 // XREAD / XRANGE replies → events. XREAD: [[stream, [entries]]]; XRANGE: [entries].
 std::vector<CallEvent> EventsFromXread(const RedisReply& reply) {
   std::vector<CallEvent> out;
@@ -131,7 +137,7 @@ std::vector<CallEvent> EventsFromXread(const RedisReply& reply) {
   for (const RedisReply& stream : reply.elements) {
     if (stream.elements.size() < 2) continue;
     for (const RedisReply& entry : stream.elements[1].elements)
-      out.push_back(EventFromEntry(entry));
+      out.push_back(ParseEventEntry(entry));
   }
   return out;
 }
@@ -215,30 +221,58 @@ absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms) 
   for (std::string& f : HashFields(call)) args.push_back(std::move(f));
   PARLEY_ASSIGN_OR_RETURN(
       RedisReply r, redis_->Eval(internal::CreateScript(), {Key("call:" + call.call_id)}, args));
-  if (r.elements.size() != 2) return absl::InternalError("create: unexpected reply");
-  const std::string& outcome = r.elements[0].str;
-  if (outcome == "exists") {
-    return absl::AlreadyExistsError(absl::StrCat("call ", call.call_id, " already exists"));
-  }
-  PARLEY_ASSIGN_OR_RETURN(CallRecord stored, Get(r.elements[1].str));
-  return CreateResult{.call = std::move(stored), .created = outcome == "created"};
+  return CreateReply(r, call.call_id);
 }
 
-absl::StatusOr<CallRecord> CallStore::CreateRejected(CallRecord call, std::string_view ended_reason,
-                                                     int64_t now_ms) {
+// {outcome, call_id, HGETALL of the call}: the result comes back with the write, in one round trip.
+absl::StatusOr<CreateResult> CallStore::CreateReply(const RedisReply& r,
+                                                    const std::string& call_id) {
+  if (r.elements.size() != 3) return absl::InternalError("create: unexpected reply");
+  const std::string& outcome = r.elements[0].str;
+  if (outcome == "exists") {
+    return absl::AlreadyExistsError(absl::StrCat("call ", call_id, " already exists"));
+  }
+  PARLEY_ASSIGN_OR_RETURN(auto hash, r.elements[2].AsMap());
+  if (hash.empty()) {
+    return absl::NotFoundError(absl::StrCat("call \"", r.elements[1].str, "\" expired"));
+  }
+  return CreateResult{.call = FromHash(hash), .created = outcome == "created"};
+}
+
+absl::StatusOr<CreateResult> CallStore::CreateRejected(CallRecord call,
+                                                       std::string_view ended_reason,
+                                                       int64_t now_ms) {
   std::vector<std::string> args = {options_.prefix,
                                    call.call_id,
                                    absl::StrCat(now_ms),
                                    std::string(ended_reason),
                                    absl::StrCat(options_.global_events_maxlen),
-                                   absl::StrCat(options_.call_events_ttl_s)};
+                                   absl::StrCat(options_.call_events_ttl_s),
+                                   call.idempotency_key,
+                                   absl::StrCat(options_.idempotency_ttl_s)};
   for (std::string& f : HashFields(call)) args.push_back(std::move(f));
   PARLEY_ASSIGN_OR_RETURN(
       RedisReply r, redis_->Eval(internal::RejectScript(), {Key("call:" + call.call_id)}, args));
-  if (r.str == "exists") {
-    return absl::AlreadyExistsError(absl::StrCat("call ", call.call_id, " already exists"));
+  return CreateReply(r, call.call_id);
+}
+
+absl::StatusOr<std::optional<CallRecord>> CallStore::FindByIdempotencyKey(std::string_view key) {
+  PARLEY_ASSIGN_OR_RETURN(RedisReply r,
+                          redis_->Command({"GET", Key(absl::StrCat("idem:", AbslView(key)))}));
+  if (r.is_nil()) return std::optional<CallRecord>();
+  absl::StatusOr<CallRecord> call = Get(r.str);
+  if (call.status().code() == absl::StatusCode::kNotFound) return std::optional<CallRecord>();
+  if (!call.ok()) return call.status();
+  return std::optional<CallRecord>(*std::move(call));
+}
+
+absl::StatusOr<std::string> CallStore::LastEventId() {
+  PARLEY_ASSIGN_OR_RETURN(RedisReply r,
+                          redis_->Command({"XREVRANGE", Key("events"), "+", "-", "COUNT", "1"}));
+  if (!r.is_array() || r.elements.empty() || r.elements[0].elements.empty()) {
+    return std::string("0-0");
   }
-  return Get(call.call_id);
+  return r.elements[0].elements[0].str;
 }
 
 absl::StatusOr<CallRecord> CallStore::Get(std::string_view call_id) {

@@ -19,9 +19,9 @@
 // reclaiming it ends it `failed/worker_lost` and hands the call to the retry policy.
 //
 //   CallStore store(redis_pool);
-//   PARLEY_ASSIGN_OR_RETURN(CreateResult r, store.Create(call, /*due_ms=*/0, "crm-42"));
-//   PARLEY_ASSIGN_OR_RETURN(Fence f, store.Claim(call_id, attempt, "w1", lease_ms));
-//   PARLEY_RETURN_IF_ERROR(store.Transition(f, CallStatus::kDialing));
+//   PARLEY_ASSIGN_OR_RETURN(CreateResult r, store.Create(call, now_ms));
+//   PARLEY_ASSIGN_OR_RETURN(Fence f, store.Claim(job, "w1", lease_ms, now_ms));
+//   PARLEY_RETURN_IF_ERROR(store.Transition(f, parley::v1::CALL_STATUS_DIALING, now_ms));
 #pragma once
 
 #include <cstdint>
@@ -65,7 +65,9 @@ struct CallRecord {
   int64_t lease_until_ms = 0;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
-  int64_t due_ms = 0;  // when the current attempt may start (scheduled calls)
+  int64_t due_ms = 0;       // when the current attempt may start (scheduled calls)
+  int64_t answered_ms = 0;  // when the current attempt was answered (in_progress)
+  int64_t ended_ms = 0;     // when the call reached its final state
   std::string ended_reason;
   bool cancel_requested = false;
   // Highest attempt that reached `dialing` (0 = none): such an attempt is never dialed again.
@@ -127,6 +129,9 @@ struct StoreOptions {
   int64_t call_events_ttl_s = 7 * 24 * 3600;  // call hash and its events expire after the end
 };
 
+// Parses one stream entry ([id, [field, value, …]]) of a call event stream.
+CallEvent ParseEventEntry(const redis::RedisReply& entry);
+
 class CallStore final {
  public:
   explicit CallStore(redis::RedisPool* redis, StoreOptions options = {});
@@ -143,9 +148,17 @@ class CallStore final {
   // writes nothing. `call.created_ms`/`updated_ms` are set here. UNAVAILABLE when Redis is down.
   absl::StatusOr<CreateResult> Create(CallRecord call, int64_t now_ms);
 
-  // Records a call that was never queued (status `rejected`, e.g. DNC) with its event.
-  absl::StatusOr<CallRecord> CreateRejected(CallRecord call, std::string_view ended_reason,
-                                            int64_t now_ms);
+  // Records a call that was never queued (status `rejected`, e.g. DNC) with its event. Honours
+  // the idempotency key like Create: a retried request gets the same rejected call back.
+  absl::StatusOr<CreateResult> CreateRejected(CallRecord call, std::string_view ended_reason,
+                                              int64_t now_ms);
+
+  // The call an idempotency key names, or nullopt.
+  absl::StatusOr<std::optional<CallRecord>> FindByIdempotencyKey(std::string_view key);
+
+  // Id of the newest event of the global stream ("0-0" when empty): a fixed starting point for
+  // "only new events" readers.
+  absl::StatusOr<std::string> LastEventId();
 
   // NOT_FOUND when absent.
   absl::StatusOr<CallRecord> Get(std::string_view call_id);
@@ -226,7 +239,8 @@ class CallStore final {
                                            const RetryDecision& retry, int64_t now_ms,
                                            const std::map<std::string, std::string>& detail = {});
 
-  // Cancels a call: queued/scheduled/assigned → `canceled` at once (its job is dropped when read);
+  // Cancels a call (ended_reason `canceled`, `reason` in the event's detail):
+  // queued/scheduled/assigned → `canceled` at once (its job is dropped when read);
   // dialing/ringing/in_progress → cancel_requested set and "cancel <id> <attempt>" published to
   // the owner's control channel (the worker hangs up and finishes the attempt `canceled`).
   // Terminal → returned unchanged. NOT_FOUND when absent.
@@ -239,6 +253,9 @@ class CallStore final {
   absl::StatusOr<int> PromoteDue(int64_t now_ms, int limit);
 
  private:
+  absl::StatusOr<CreateResult> CreateReply(const redis::RedisReply& reply,
+                                           const std::string& call_id);
+
   redis::RedisPool* redis_;
   StoreOptions options_;
 };

@@ -67,8 +67,21 @@ TEST_F(CallStoreTest, CreateWritesCallEventAndJobAtomically) {
   EXPECT_EQ(r->call.to, "+14155552671");
   EXPECT_EQ(Len("jobs"), 1);
   EXPECT_EQ(Statuses("c1"), std::vector<std::string>{"queued"});
+
   EXPECT_EQ(store_->Create(NewCall("c1"), Now()).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->Get("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CallStoreTest, LastEventIdIsAStartingPointForOnlyNewEvents) {
+  EXPECT_EQ(*store_->LastEventId(), "0-0");
+  ASSERT_TRUE(store_->Create(NewCall("n1"), Now()).ok());
+  std::string mark = *store_->LastEventId();
+  EXPECT_NE(mark, "0-0");
+  EXPECT_TRUE(store_->ReadAllEvents(mark, 10, 0)->empty());
+  ASSERT_TRUE(store_->Create(NewCall("n2"), Now()).ok());
+  auto fresh = *store_->ReadAllEvents(mark, 10, 0);
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0].call_id, "n2");
 }
 
 TEST_F(CallStoreTest, SameIdempotencyKeyUnderConcurrencyMakesOneCall) {
@@ -124,6 +137,7 @@ TEST_F(CallStoreTest, HappyPathEmitsEveryStatusInOrder) {
                        parley::v1::CALL_STATUS_IN_PROGRESS}) {
     ASSERT_TRUE(store_->Transition(*fence, s, Now()).ok());
   }
+  EXPECT_GT(store_->Get("h1")->answered_ms, 0);
   EXPECT_FALSE(
       store_->Transition(*fence, parley::v1::CALL_STATUS_RINGING, Now()).ok());  // backwards
   auto done =
@@ -250,6 +264,9 @@ TEST_F(CallStoreTest, CancelQueuedIsImmediateAndLiveCallsAreAskedThroughTheirWor
   auto canceled = store_->Cancel("x1", "operator", Now());
   ASSERT_TRUE(canceled.ok());
   EXPECT_EQ(canceled->status, parley::v1::CALL_STATUS_CANCELED);
+  EXPECT_EQ(canceled->ended_reason, "canceled");
+  auto x1_events = *store_->ReadEvents("x1", "0", 10, 0);
+  EXPECT_EQ(x1_events.back().detail.at("reason"), "operator");
   auto jobs = *store_->ReadJobs("w1", 1, 0);
   EXPECT_FALSE(store_->Claim(jobs[0], "w1", 10'000, Now()).ok());  // the job is dead
 
@@ -285,10 +302,23 @@ TEST_F(CallStoreTest, CancelQueuedIsImmediateAndLiveCallsAreAskedThroughTheirWor
 }
 
 TEST_F(CallStoreTest, RejectedCallIsRecordedWithItsReason) {
-  auto r = store_->CreateRejected(NewCall("dnc1", "camp"), "dnc", Now());
+  CallRecord call = NewCall("dnc1", "camp");
+  call.idempotency_key = "crm-dnc";
+  auto r = store_->CreateRejected(call, "dnc", Now());
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->status, parley::v1::CALL_STATUS_REJECTED);
-  EXPECT_EQ(r->ended_reason, "dnc");
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(r->call.status, parley::v1::CALL_STATUS_REJECTED);
+  EXPECT_EQ(r->call.ended_reason, "dnc");
+  EXPECT_GT(r->call.ended_ms, 0);
+  // A retried request with the same key gets the same rejected call, not a second record.
+  CallRecord retry = NewCall("dnc2", "camp");
+  retry.idempotency_key = "crm-dnc";
+  auto again = store_->CreateRejected(retry, "dnc", Now());
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->call.call_id, "dnc1");
+  EXPECT_EQ((*store_->FindByIdempotencyKey("crm-dnc"))->call_id, "dnc1");
+  EXPECT_FALSE(store_->FindByIdempotencyKey("nope")->has_value());
   EXPECT_EQ(Len("jobs"), 0);
   auto page = store_->List("camp", {parley::v1::CALL_STATUS_REJECTED}, 10, "");
   ASSERT_TRUE(page.ok());
