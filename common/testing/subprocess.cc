@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 #include "absl/time/clock.h"
 
@@ -20,18 +21,24 @@ extern char** environ;
 namespace parley::testing {
 
 int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::fprintf(stderr, "FreePort: %s\n", std::strerror(errno));
-    std::abort();
+  // Ports below Linux's ephemeral range (32768+): a port picked here is not also handed out as the
+  // local port of some outgoing connection before the server that is given it binds it. Random,
+  // so test binaries running in parallel rarely pick the same one; bound once to check it is free.
+  static thread_local std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  std::uniform_int_distribution<int> pick(21000, 32000);
+  for (int tries = 0; tries < 1000; ++tries) {
+    int port = pick(rng);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool free = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    if (fd >= 0) close(fd);
+    if (free) return port;
   }
-  close(fd);
-  return ntohs(addr.sin_port);
+  std::fprintf(stderr, "FreePort: no free port in [21000, 32000]\n");
+  std::abort();
 }
 
 std::string RequireEnv(const char* name) {

@@ -20,7 +20,8 @@
 
 namespace parley::testing {
 
-// A loopback TCP port that was free a moment ago (bind to port 0, read it, close).
+// A loopback TCP port that was free a moment ago, picked at random in [21000, 32000] (below the
+// ephemeral range, so outgoing connections cannot take it meanwhile).
 int FreePort();
 
 // The value of environment variable `name`; aborts the test binary with a message naming the
