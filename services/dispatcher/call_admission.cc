@@ -1,0 +1,264 @@
+#include "services/dispatcher/call_admission.h"
+
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/calls/calling_window.h"
+#include "common/calls/retry_policy.h"
+#include "common/json/struct_convert.h"
+#include "common/log/log.h"
+#include "common/log/redact.h"
+#include "common/phone/phone.h"
+#include "common/status/status.h"
+#include "services/dispatcher/call_conversion.h"
+
+namespace parley::dispatcher {
+namespace {
+
+using parley::v1::CreateCallRequest;
+
+constexpr size_t kMaxKeyLength = 128;
+constexpr size_t kMaxLeadIdLength = 128;
+constexpr int kMaxAttempts = 20;
+
+// Resource names as config-api accepts them: lower-kebab-case, 1–63 characters.
+bool IsResourceName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return name.front() != '-' && name.back() != '-';
+}
+
+bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
+  // The range google.protobuf.Timestamp allows: 0001-01-01 to 9999-12-31.
+  return ts.seconds() >= -62135596800LL && ts.seconds() <= 253402300799LL && ts.nanos() >= 0 &&
+         ts.nanos() <= 999999999;
+}
+
+absl::Status CheckPrintable(std::string_view field, std::string_view value, size_t max) {
+  if (value.size() > max) return InvalidField(field, absl::StrCat("at most ", max, " characters"));
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) return InvalidField(field, "must not contain control characters");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckJsonSize(std::string_view field, const google::protobuf::Struct& value,
+                           size_t max) {
+  if (value.fields().empty()) return absl::OkStatus();
+  size_t size = json::StructToJson(value).dump().size();
+  if (size > max) {
+    return InvalidField(
+        field, absl::StrCat("larger than ", max / 1024, " KiB (", size, " bytes as JSON)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string StringField(const nlohmann::json& spec, const char* key) {
+  auto it = spec.find(key);
+  return it != spec.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+const nlohmann::json& ObjectField(const nlohmann::json& spec, const char* key) {
+  static const nlohmann::json* const kNull = new nlohmann::json();
+  auto it = spec.find(key);
+  return it != spec.end() && it->is_object() ? *it : *kNull;
+}
+
+}  // namespace
+
+std::string NewCallId() {
+  thread_local absl::BitGen gen;
+  return absl::StrFormat("c_%016x%08x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint32_t>(gen));
+}
+
+absl::Status CheckCreateCallRequest(const CreateCallRequest& request, absl::Time now,
+                                    const AdmissionOptions& options) {
+  if (request.to().find_first_not_of(" \t") == std::string::npos) {
+    return InvalidField("to", "required");
+  }
+  if (request.agent().empty() && request.campaign().empty()) {
+    return InvalidField("agent", "required (or a campaign, whose agent is then used)");
+  }
+  if (!request.agent().empty() && !IsResourceName(request.agent())) {
+    return InvalidField("agent", "not a valid name (lower-kebab-case, 1-63 characters)");
+  }
+  if (!request.campaign().empty() && !IsResourceName(request.campaign())) {
+    return InvalidField("campaign", "not a valid name (lower-kebab-case, 1-63 characters)");
+  }
+  PARLEY_RETURN_IF_ERROR(CheckJsonSize("context", request.context(), options.max_context_bytes));
+  PARLEY_RETURN_IF_ERROR(
+      CheckJsonSize("overrides", request.overrides(), options.max_context_bytes));
+  if (!request.from().empty() && !phone::IsE164(request.from())) {
+    return InvalidField("from", "must be an E.164 number (+14155552671)");
+  }
+  PARLEY_RETURN_IF_ERROR(
+      CheckPrintable("idempotency_key", request.idempotency_key(), kMaxKeyLength));
+  if (request.has_schedule_at()) {
+    if (!IsValidTimestamp(request.schedule_at())) {
+      return InvalidField("schedule_at", "not a valid timestamp");
+    }
+    absl::Time at = absl::FromUnixMillis(TimestampToMillis(request.schedule_at()));
+    if (at > now + options.max_schedule_ahead) {
+      return InvalidField(
+          "schedule_at",
+          absl::StrCat("more than ", absl::FormatDuration(options.max_schedule_ahead), " ahead"));
+    }
+  }
+  if (request.has_max_attempts() &&
+      (request.max_attempts() < 1 || request.max_attempts() > kMaxAttempts)) {
+    return InvalidField("max_attempts", absl::StrCat("must be in [1, ", kMaxAttempts, "]"));
+  }
+  if (request.direction() != parley::v1::DIRECTION_UNSPECIFIED &&
+      request.direction() != parley::v1::DIRECTION_OUTBOUND &&
+      request.direction() != parley::v1::DIRECTION_INBOUND) {
+    return InvalidField("direction", "unknown direction");
+  }
+  PARLEY_RETURN_IF_ERROR(CheckPrintable("lead_id", request.lead_id(), kMaxLeadIdLength));
+  return absl::OkStatus();
+}
+
+absl::Status RejectedStatus(const calls::CallRecord& call, std::string_view why) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      call.ended_reason, ": ", AbslView(why), " (call ", call.call_id, " recorded as rejected)"));
+}
+
+CallAdmitter::CallAdmitter(calls::CallStore* store, ConfigClient* config, AdmissionOptions options)
+    : store_(store), config_(config), options_(std::move(options)) {}
+
+absl::Status CallAdmitter::Reject(calls::CallRecord call, std::string_view reason,
+                                  std::string_view why, int64_t now_ms) {
+  PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result,
+                          store_->CreateRejected(std::move(call), reason, now_ms));
+  calls::CallRecord& rejected = result.call;
+  log::Info("call rejected",
+            {{"call_id", rejected.call_id}, {"to", rejected.to}, {"reason", std::string(reason)}});
+  if (rejected.ended_reason.empty()) rejected.ended_reason = std::string(reason);
+  return RejectedStatus(rejected, why);
+}
+
+absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) {
+  const absl::Time now = Now();
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  PARLEY_RETURN_IF_ERROR(CheckCreateCallRequest(request, now, options_));
+
+  // 2. A repeated request: answer what the first one got.
+  if (!request.idempotency_key().empty()) {
+    PARLEY_ASSIGN_OR_RETURN(std::optional<calls::CallRecord> existing,
+                            store_->FindByIdempotencyKey(request.idempotency_key()));
+    if (existing) {
+      if (existing->status == parley::v1::CALL_STATUS_REJECTED) {
+        return RejectedStatus(*existing,
+                              "rejected by an earlier request with this idempotency key");
+      }
+      return Admission{*std::move(existing), false};
+    }
+  }
+
+  // 3. Campaign and agent.
+  ConfigClient::Spec campaign;
+  std::string agent = request.agent();
+  if (!request.campaign().empty()) {
+    PARLEY_ASSIGN_OR_RETURN(campaign, config_->GetCampaign(request.campaign()));
+    std::string campaign_agent = StringField(*campaign, "agent");
+    if (agent.empty()) {
+      agent = campaign_agent;
+    } else if (agent != campaign_agent) {
+      return InvalidField("agent",
+                          absl::StrCat("campaign \"", request.campaign(), "\" calls with agent \"",
+                                       campaign_agent, "\", not \"", agent, "\""));
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(config_->GetAgent(agent).status());
+
+  // 4. The number.
+  std::string region = campaign ? StringField(*campaign, "region") : "";
+  if (region.empty()) region = options_.default_region;
+  PARLEY_ASSIGN_OR_RETURN(std::string to, phone::NormalizeE164(request.to(), region, "to"));
+
+  // 5. Per-call overrides must still give a valid template.
+  if (!request.overrides().fields().empty()) {
+    PARLEY_RETURN_IF_ERROR(
+        config_->ValidateOverrides(agent, request.campaign(), request.overrides()));
+  }
+
+  calls::CallRecord call;
+  call.call_id = NewCallId();
+  call.to = to;
+  call.from = request.from();
+  call.agent = agent;
+  call.campaign = request.campaign();
+  call.context_json = json::StructToJson(request.context()).dump();
+  call.overrides_json = json::StructToJson(request.overrides()).dump();
+  const bool inbound = request.direction() == parley::v1::DIRECTION_INBOUND;
+  call.direction = inbound ? "inbound" : "outbound";
+  call.lead_id = request.lead_id();
+  call.idempotency_key = request.idempotency_key();
+  if (request.has_max_attempts()) {
+    call.max_attempts = request.max_attempts();
+  } else if (campaign) {
+    call.max_attempts =
+        calls::RetryPolicy::FromJson(ObjectField(*campaign, "retry_policy")).max_attempts();
+  } else {
+    call.max_attempts = 1;
+  }
+
+  absl::Time due = now;
+  if (request.has_schedule_at()) {
+    due = std::max(due, absl::FromUnixMillis(TimestampToMillis(request.schedule_at())));
+  }
+
+  if (!inbound) {
+    // 6. Do-not-call, checked fresh for every call.
+    PARLEY_ASSIGN_OR_RETURN(DncCheck dnc, config_->CheckDnc(to, call.campaign));
+    if (dnc.blocked) {
+      std::string why =
+          absl::StrCat(log::MaskPhone(to), " is on the ",
+                       dnc.campaign.empty() ? "global" : "campaign's", " do-not-call list");
+      return Reject(std::move(call), "dnc", why, now_ms);
+    }
+    // 7. The calling window, in the callee's zone.
+    if (campaign) {
+      absl::StatusOr<calls::CallingWindow> window =
+          calls::CallingWindow::FromJson(ObjectField(*campaign, "calling_window"));
+      if (!window.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat("campaign: campaign \"", call.campaign,
+                                                          "\" has an unusable ",
+                                                          window.status().message()));
+      }
+      if (!window->always_open()) {
+        absl::TimeZone zone = calls::ZoneForNumber(to, window->time_zone());
+        absl::Time opening = window->NextOpening(due, zone);
+        if (opening != due) {
+          if (request.reject_outside_window()) {
+            std::string why = absl::StrCat("the calling window is closed at ",
+                                           absl::FormatTime("%Y-%m-%d %H:%M %Z", due, zone), " (",
+                                           zone.name(), "); it opens next at ",
+                                           absl::FormatTime("%Y-%m-%d %H:%M %Z", opening, zone));
+            return Reject(std::move(call), "outside_calling_window", why, now_ms);
+          }
+          due = opening;
+        }
+      }
+    }
+  }
+
+  // 8. One atomic step.
+  call.due_ms = due > now ? absl::ToUnixMillis(due) : 0;
+  PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result, store_->Create(std::move(call), now_ms));
+  if (result.created) {
+    log::Debug("call admitted", {{"call_id", result.call.call_id},
+                                 {"to", result.call.to},
+                                 {"agent", result.call.agent},
+                                 {"campaign", result.call.campaign},
+                                 {"status", std::string(calls::StatusName(result.call.status))}});
+  } else if (result.call.status == parley::v1::CALL_STATUS_REJECTED) {
+    return RejectedStatus(result.call, "rejected by an earlier request with this idempotency key");
+  }
+  return Admission{std::move(result.call), result.created};
+}
+
+}  // namespace parley::dispatcher
