@@ -300,6 +300,31 @@ return promoted
 }
 
 // ARGV: prefix, call_id, attempt, now, retry_at, maxlen, ttl
+// ARGV: prefix, call_id, attempt, worker, due, stream_id, reason, now, maxlen
+const redis::RedisScript& DeferScript() {
+  static const redis::RedisScript* script = new redis::RedisScript(Make(R"lua(
+local prefix, call_id, attempt, worker = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local h = redis.call('HMGET', KEYS[1], 'attempt', 'status', 'owner', 'campaign', 'cancel')
+if not h[1] or h[1] ~= attempt or h[5] == '1' then return 'stale' end
+if not (h[2] == 'queued' or (h[2] == 'assigned' and h[3] == worker)) then return 'stale' end
+local campaign = h[4] or ''
+if campaign ~= '' then redis.call('ZREM', prefix .. 'campaign:' .. campaign .. ':active', call_id) end
+redis.call('HSET', KEYS[1], 'status', 'scheduled', 'owner', '', 'lease_until', 0, 'due', ARGV[5],
+           'updated', ARGV[8])
+redis.call('ZADD', prefix .. 'delayed', ARGV[5], call_id)
+if ARGV[6] ~= '' then
+  redis.call('XACK', prefix .. 'jobs', 'workers', ARGV[6])
+  redis.call('XDEL', prefix .. 'jobs', ARGV[6])
+end
+local ev = status_event(call_id, 'scheduled', attempt, worker, campaign, ARGV[8], '')
+ev[#ev + 1] = 'd.reason'
+ev[#ev + 1] = ARGV[7]
+emit(prefix, call_id, ARGV[9], ev)
+return 'ok'
+)lua"));
+  return *script;
+}
+
 const redis::RedisScript& ReclaimScript() {
   static const redis::RedisScript* script = new redis::RedisScript(Make(R"lua(
 local prefix, call_id, attempt, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -309,8 +334,8 @@ if not h[1] or h[1] ~= attempt or TERMINAL[h[2]] or h[2] == 'scheduled' then ret
 if h[2] == 'queued' then return 'run' end
 if tonumber(h[4] or '0') >= now then return 'alive' end
 if tonumber(h[5] or '0') < tonumber(attempt) then return 'run' end
-finish(prefix, KEYS[1], call_id, attempt, h[3] or '', h[6] or '', 'failed', 'worker_lost', now,
-       tonumber(ARGV[5]), ARGV[6], ARGV[7], {})
+finish(prefix, KEYS[1], call_id, attempt, '', h[6] or '', 'failed', 'worker_lost', now,
+       tonumber(ARGV[5]), ARGV[6], ARGV[7], {'d.lost_worker', h[3] or ''})
 return 'lost'
 )lua"));
   return *script;

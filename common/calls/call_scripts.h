@@ -17,6 +17,7 @@ const redis::RedisScript& TakeSlotScript();
 const redis::RedisScript& FinishScript();
 const redis::RedisScript& CancelScript();
 const redis::RedisScript& PromoteScript();
+const redis::RedisScript& DeferScript();
 const redis::RedisScript& ReclaimScript();
 
 }  // namespace parley::calls::internal

@@ -64,6 +64,7 @@ CallRecord FromHash(const absl::flat_hash_map<std::string, std::string>& h) {
   c.ended_ms = ToInt(Field(h, "ended"));
   c.ended_reason = Field(h, "ended_reason");
   c.cancel_requested = Field(h, "cancel") == "1";
+  c.cancel_reason = Field(h, "cancel_reason");
   c.dialed_attempt = static_cast<int>(ToInt(Field(h, "dialed")));
   return c;
 }
@@ -456,6 +457,21 @@ absl::StatusOr<ReclaimAction> CallStore::Reclaim(const Job& job, int64_t now_ms,
   if (r.str == "lost") return ReclaimAction::kWorkerLost;
   if (r.str == "alive") return ReclaimAction::kAlive;
   return ReclaimAction::kDrop;
+}
+
+absl::Status CallStore::Defer(const Job& job, std::string_view worker, int64_t due_ms,
+                              std::string_view reason, int64_t now_ms) {
+  PARLEY_ASSIGN_OR_RETURN(
+      RedisReply r,
+      redis_->Eval(internal::DeferScript(), {Key("call:" + job.call_id)},
+                   {options_.prefix, job.call_id, absl::StrCat(job.attempt), std::string(worker),
+                    absl::StrCat(due_ms), job.stream_id, std::string(reason), absl::StrCat(now_ms),
+                    absl::StrCat(options_.global_events_maxlen)}));
+  if (r.str != "ok") {
+    return Stale("defer",
+                 {.call_id = job.call_id, .attempt = job.attempt, .worker = std::string(worker)});
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> CallStore::Renew(const Fence& fence, int64_t lease_ms, int64_t now_ms) {

@@ -70,6 +70,7 @@ struct CallRecord {
   int64_t ended_ms = 0;     // when the call reached its final state
   std::string ended_reason;
   bool cancel_requested = false;
+  std::string cancel_reason;  // the operator's text when a cancel was requested
   // Highest attempt that reached `dialing` (0 = none): such an attempt is never dialed again.
   int dialed_attempt = 0;
 };
@@ -206,6 +207,13 @@ class CallStore final {
   // (compute the decision for outcome failed with the call's retry policy). kDrop: stale — ack.
   // kAlive: the owner's lease is still valid — leave the job pending.
   absl::StatusOr<ReclaimAction> Reclaim(const Job& job, int64_t now_ms, const RetryDecision& retry);
+
+  // Puts a job back without using up its attempt (the campaign has no free slot, or a drain ended
+  // before dialing): acks the stream entry, and the call waits in `delayed` until `due_ms`
+  // (status `scheduled`, event detail `reason`). The call must be queued, or assigned to
+  // `worker`. FAILED_PRECONDITION "stale" otherwise (another owner, canceled, dialed).
+  absl::Status Defer(const Job& job, std::string_view worker, int64_t due_ms,
+                     std::string_view reason, int64_t now_ms);
 
   // Extends the lease (and the campaign slot) of a live attempt. FAILED_PRECONDITION "lost" when
   // the fence no longer holds (reclaimed, canceled, ended) — the worker must stop the call.

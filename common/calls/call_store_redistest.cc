@@ -193,10 +193,33 @@ TEST_F(CallStoreTest, ReclaimRunsAgainBeforeDialingAndEndsWorkerLostAfter) {
   CallRecord r2 = *store_->Get("r2");
   EXPECT_EQ(r2.status, parley::v1::CALL_STATUS_FAILED);
   EXPECT_EQ(r2.ended_reason, "worker_lost");
+  auto r2_events = *store_->ReadEvents("r2", "0", 100, 0);
+  EXPECT_EQ(r2_events.back().detail.at("lost_worker"), "dead");
   EXPECT_FALSE(store_->Claim(stale[1], "w2", 10'000, Now()).ok());
   EXPECT_FALSE(
       store_->FinishAttempt(f2, parley::v1::CALL_STATUS_COMPLETED, "agent_hangup", {}, Now()).ok());
   EXPECT_EQ(*store_->Reclaim(stale[1], Now(), {}), ReclaimAction::kDrop);
+}
+
+TEST_F(CallStoreTest, DeferPutsTheJobBackWithoutUsingTheAttempt) {
+  ASSERT_TRUE(store_->Create(NewCall("d1", "full"), Now()).ok());
+  auto jobs = *store_->ReadJobs("w1", 1, 0);
+  auto fence = *store_->Claim(jobs[0], "w1", 10'000, Now());
+  EXPECT_FALSE(
+      store_->Defer(jobs[0], "w2", Now() + 50, "campaign_full", Now()).ok());  // not the owner
+  ASSERT_TRUE(store_->Defer(jobs[0], "w1", Now() + 50, "campaign_full", Now()).ok());
+  CallRecord deferred = *store_->Get("d1");
+  EXPECT_EQ(deferred.status, parley::v1::CALL_STATUS_SCHEDULED);
+  EXPECT_EQ(deferred.attempt, 1);
+  EXPECT_EQ(deferred.owner, "");
+  EXPECT_FALSE(store_->Renew(fence, 10'000, Now()).ok());
+  EXPECT_TRUE(store_->ClaimStaleJobs("w2", 0, 10)->empty());  // acked: nothing left pending
+  absl::SleepFor(absl::Milliseconds(60));
+  ASSERT_EQ(*store_->PromoteDue(Now(), 10), 1);
+  auto again = *store_->ReadJobs("w2", 1, 0);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 1);
+  EXPECT_TRUE(store_->Claim(again[0], "w2", 10'000, Now()).ok());
 }
 
 TEST_F(CallStoreTest, LiveOwnersJobIsNotReclaimedWhileItRenews) {
@@ -284,6 +307,7 @@ TEST_F(CallStoreTest, CancelQueuedIsImmediateAndLiveCallsAreAskedThroughTheirWor
   ASSERT_TRUE(requested.ok());
   EXPECT_EQ(requested->status, parley::v1::CALL_STATUS_DIALING);
   EXPECT_TRUE(requested->cancel_requested);
+  EXPECT_EQ(requested->cancel_reason, "operator");
   struct timeval tv = {2, 0};
   redisSetTimeout(sub, tv);
   void* raw = nullptr;
