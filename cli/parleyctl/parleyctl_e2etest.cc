@@ -38,8 +38,25 @@ class ParleyctlTest : public ::testing::Test {
     while (!grpcx::ProbeServing(channel).ok() && absl::Now() < deadline)
       absl::SleepFor(absl::Milliseconds(50));
     ASSERT_TRUE(grpcx::ProbeServing(channel).ok()) << "config-api did not become SERVING";
+
+    dispatcher_address_ = new std::string(absl::StrCat("127.0.0.1:", testing::FreePort()));
+    dispatcher_ = new Subprocess(
+        {BinaryPath("services/dispatcher/parley-dispatcher"), "--listen=" + *dispatcher_address_,
+         "--metrics_listen=off", "--webhooks=false"},
+        {{"PARLEY_REDIS_URL", testing::RequireEnv("PARLEY_REDIS_URL")},
+         {"PARLEY_CONFIG_ADDR", *address_},
+         {"PARLEY_API_TOKENS", ""}},
+        ::testing::TempDir() + "/parleyctl-dispatcher.log");
+    auto dispatcher = grpcx::MakeChannel({.address = *dispatcher_address_});
+    deadline = absl::Now() + absl::Seconds(30);
+    while (!grpcx::ProbeServing(dispatcher).ok() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_TRUE(grpcx::ProbeServing(dispatcher).ok()) << "dispatcher did not become SERVING";
   }
   static void TearDownTestSuite() {
+    delete dispatcher_;
+    delete dispatcher_address_;
     delete config_;
     delete db_;
     delete address_;
@@ -50,7 +67,7 @@ class ParleyctlTest : public ::testing::Test {
         absl::StrCat(::testing::TempDir(), "/parleyctl-", getpid(), "-", runs_++, ".out");
     std::remove(log.c_str());
     std::vector<std::string> argv = {BinaryPath("cli/parleyctl/parleyctl"), "--config-addr",
-                                     *address_};
+                                     *address_, "--dispatcher-addr", *dispatcher_address_};
     argv.insert(argv.end(), args.begin(), args.end());
     Subprocess p(argv, {}, log);
     int code = p.WaitExit(absl::Seconds(30)).value_or(-1);
@@ -69,6 +86,8 @@ class ParleyctlTest : public ::testing::Test {
   static pg::testing::ScratchDatabase* db_;
   static std::string* address_;
   static Subprocess* config_;
+  static inline std::string* dispatcher_address_ = nullptr;
+  static inline Subprocess* dispatcher_ = nullptr;
   static inline int runs_ = 0;  // across tests: each run gets its own output file
 };
 
@@ -155,6 +174,40 @@ TEST_F(ParleyctlTest, DncAddCheckRemove) {
   Result bad = Run({"dnc", "add", "555"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.output.find("number:"), std::string::npos) << bad.output;
+}
+
+TEST_F(ParleyctlTest, CallCreateGetListCancelWatch) {
+  ASSERT_EQ(Run({"apply", "-f", std::string(PARLEY_SOURCE_DIR) + "/deploy/examples"}).code, 0);
+  // No campaign: no calling window, so the call is queued at once (no worker runs here).
+  Result created = Run({"call", "create", "--to", "(415) 555-2671", "--agent", "lead-qualifier",
+                        "--context", R"({"customer_name": "Ada"})", "-o", "json"});
+  ASSERT_EQ(created.code, 0) << created.output;
+  nlohmann::json call = nlohmann::json::parse(created.output);
+  std::string id = call["call_id"];
+  EXPECT_EQ(call["status"], "CALL_STATUS_QUEUED");
+  EXPECT_EQ(call["to"], "+14155552671");
+
+  Result got = Run({"call", "get", id});
+  ASSERT_EQ(got.code, 0) << got.output;
+  EXPECT_NE(got.output.find("queued"), std::string::npos) << got.output;
+  Result list = Run({"call", "list", "--agent", "lead-qualifier"});
+  EXPECT_NE(list.output.find(id), std::string::npos) << list.output;
+
+  Result canceled = Run({"call", "cancel", id});
+  ASSERT_EQ(canceled.code, 0) << canceled.output;
+  EXPECT_NE(canceled.output.find("canceled"), std::string::npos);
+  // watch replays the call's events and, as it did not complete, exits non-zero saying why.
+  Result watched = Run({"call", "watch", id});
+  EXPECT_EQ(watched.code, 1);
+  EXPECT_NE(watched.output.find("queued"), std::string::npos) << watched.output;
+  EXPECT_NE(watched.output.find("ended canceled"), std::string::npos) << watched.output;
+
+  Result bad = Run({"call", "create", "--to", "555", "--agent", "lead-qualifier"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("to: not a valid number"), std::string::npos) << bad.output;
+  Result missing = Run({"call", "create", "--agent", "lead-qualifier"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.output.find("--to and --agent are required"), std::string::npos);
 }
 
 TEST_F(ParleyctlTest, HelpAndProbe) {
