@@ -1,0 +1,123 @@
+#include "common/media/audio_stream.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace parley::media {
+
+absl::StatusOr<std::unique_ptr<AudioSender>> AudioSender::Create(int sample_rate, int frame_ms) {
+  auto encoder = audio::OpusFrameEncoder::Create(sample_rate);
+  if (!encoder.ok()) return encoder.status();
+  return std::unique_ptr<AudioSender>(new AudioSender(
+      *std::move(encoder), sample_rate, audio::SamplesPerFrame(sample_rate, frame_ms)));
+}
+
+absl::StatusOr<std::string> AudioSender::EncodePayload(std::span<const int16_t> samples) {
+  if (static_cast<int>(samples.size()) != frame_samples_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audio: a frame is ", frame_samples_, " samples, got ", samples.size()));
+  }
+  return encoder_->Encode(samples);
+}
+
+absl::StatusOr<parley::v1::Audio> AudioSender::Encode(std::span<const int16_t> samples) {
+  auto packet = EncodePayload(samples);
+  if (!packet.ok()) return packet.status();
+  parley::v1::Audio audio;
+  audio.set_payload(*std::move(packet));
+  audio.set_seq(seq_++);
+  audio.set_timestamp_samples(timestamp_);
+  timestamp_ += frame_samples_;
+  return audio;
+}
+
+parley::v1::Audio AudioSender::Stamp(std::string payload, bool new_run,
+                                     std::chrono::steady_clock::time_point sent_at) {
+  if (!first_sent_.has_value()) first_sent_ = sent_at;
+  if (new_run) {
+    // Whole frames of real time since the first frame; never backwards (a run that follows a
+    // backlog stays contiguous).
+    const double elapsed_s = std::chrono::duration<double>(sent_at - *first_sent_).count();
+    const uint64_t real_frames = static_cast<uint64_t>(elapsed_s * sample_rate_ / frame_samples_);
+    timestamp_ = std::max<uint64_t>(timestamp_, real_frames * frame_samples_);
+  }
+  parley::v1::Audio audio;
+  audio.set_payload(std::move(payload));
+  audio.set_seq(seq_++);
+  audio.set_timestamp_samples(timestamp_);
+  timestamp_ += frame_samples_;
+  return audio;
+}
+
+absl::StatusOr<std::unique_ptr<AudioReceiver>> AudioReceiver::Create(int sender_rate, int out_rate,
+                                                                     int frame_ms) {
+  if (sender_rate < 8000 || sender_rate > 48000 || out_rate < 8000 || out_rate > 48000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audio: sample rates must be in [8000, 48000], got ", sender_rate, " → ", out_rate));
+  }
+  std::unique_ptr<AudioReceiver> r(new AudioReceiver());
+  r->sender_rate_ = sender_rate;
+  // Decode at the sender's own rate, so its timestamps count decoded samples one to one; a rate
+  // libopus cannot produce (44.1 kHz) decodes at 48 kHz.
+  r->decode_rate_ = audio::IsOpusRate(sender_rate) ? sender_rate : 48000;
+  r->frame_ms_ = frame_ms;
+  auto decoder = audio::OpusFrameDecoder::Create(r->decode_rate_);
+  if (!decoder.ok()) return decoder.status();
+  r->decoder_ = *std::move(decoder);
+  if (r->decode_rate_ != out_rate) {
+    auto resampler = audio::Resampler::Create(r->decode_rate_, out_rate);
+    if (!resampler.ok()) return resampler.status();
+    r->resampler_ = *std::move(resampler);
+  }
+  r->frames_ = std::make_unique<audio::FrameAssembler>(out_rate, frame_ms);
+  return r;
+}
+
+void AudioReceiver::Emit(std::span<const int16_t> decoded, std::vector<audio::PcmFrame>& out) {
+  if (resampler_ != nullptr) {
+    std::vector<int16_t> converted = resampler_->Process(decoded);
+    frames_->Push(converted);
+  } else {
+    frames_->Push(decoded);
+  }
+  while (auto frame = frames_->Pop()) out.push_back(*std::move(frame));
+}
+
+std::vector<audio::PcmFrame> AudioReceiver::Receive(const parley::v1::Audio& audio) {
+  std::vector<audio::PcmFrame> out;
+  const uint64_t ts = audio.timestamp_samples();
+  const int frame_decode = audio::SamplesPerFrame(decode_rate_, frame_ms_);
+  if (next_timestamp_.has_value()) {
+    if (ts < *next_timestamp_) {
+      ++stats_.late_or_duplicate;
+      return out;
+    }
+    const uint64_t hole = ts - *next_timestamp_;  // sender samples
+    const int64_t hole_ms = static_cast<int64_t>(hole * 1000 / sender_rate_);
+    const int frame_sender = audio::SamplesPerFrame(sender_rate_, frame_ms_);
+    if (hole > 0 && hole <= static_cast<uint64_t>(kConcealFrames * frame_sender)) {
+      for (uint64_t done = 0; done + frame_sender / 2 < hole; done += frame_sender) {
+        auto filler = decoder_->Conceal(frame_decode);
+        if (filler.ok()) Emit(*filler, out);
+        ++stats_.concealed_frames;
+      }
+    } else if (hole > 0 && hole_ms <= kMaxFillMs) {
+      std::vector<int16_t> silence(static_cast<size_t>(hole_ms * decode_rate_ / 1000), 0);
+      Emit(silence, out);
+      stats_.filled_ms += hole_ms;
+    }
+  }
+  next_timestamp_ = ts + audio::SamplesPerFrame(sender_rate_, frame_ms_);
+  auto decoded = decoder_->Decode(audio.payload());
+  if (!decoded.ok()) {
+    ++stats_.corrupt;
+    decoded = decoder_->Conceal(frame_decode);
+    if (!decoded.ok()) return out;
+  }
+  ++stats_.frames;
+  Emit(*decoded, out);
+  return out;
+}
+
+}  // namespace parley::media
