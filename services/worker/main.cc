@@ -1,10 +1,62 @@
-// parley-worker: executes calls — claims jobs from Redis, dials, runs the voice pipeline.
+// parley-worker: executes calls — claims jobs from Redis, dials, hosts the voice pipeline.
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/calls/call_store.h"
 #include "common/grpc/client.h"
+#include "common/grpc/lifecycle.h"
 #include "common/grpc/service_flags.h"
 #include "common/redis/redis_pool.h"
+#include "services/worker/config_cache.h"
+#include "services/worker/media_leg.h"
+#include "services/worker/service_clients.h"
+#include "services/worker/test_prompt_pipeline.h"
+#include "services/worker/worker.h"
 #include "services/worker/worker_admin.h"
+
+ABSL_DECLARE_FLAG(absl::Duration, drain_deadline);
+ABSL_FLAG(int, max_calls, 100, "most calls this worker runs at once (also spelled --max-calls)");
+ABSL_FLAG(std::string, worker_id, "", "unique worker id, no ':'; default <host>-<pid>");
+ABSL_FLAG(absl::Duration, lease, absl::Seconds(15),
+          "call lease, renewed every lease/3; a worker silent this long loses its calls");
+ABSL_FLAG(std::string, redis_prefix, "", "Redis key prefix (env PARLEY_REDIS_PREFIX; parley:)");
+ABSL_FLAG(absl::Duration, config_ttl, absl::Minutes(5), "runtime config cache TTL");
+ABSL_FLAG(int, config_cache_size, 1000, "runtime configs cached at most (LRU)");
+ABSL_FLAG(std::string, default_trunk, "",
+          "MediaEndpoint host:port dialed when config-api is down and nothing is cached");
+ABSL_FLAG(std::string, record_dir, "", "where the test-prompt pipeline writes WAV recordings");
+
+namespace {
+
+// Flags may be spelled with dashes (--max-calls) as well as underscores (--max_calls).
+std::vector<char*> NormaliseFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.assign(argv, argv + argc);
+  std::vector<char*> out;
+  for (std::string& arg : storage) {
+    if (arg.rfind("--", 0) == 0) {
+      for (size_t i = 2; i < arg.size() && arg[i] != '='; ++i) {
+        if (arg[i] == '-') arg[i] = '_';
+      }
+    }
+    out.push_back(arg.data());
+  }
+  return out;
+}
+
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) return "worker";
+  return host;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace parley;
@@ -12,23 +64,81 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "parley-worker: call executor (env PARLEY_REDIS_URL, PARLEY_CONFIG_ADDR, PARLEY_STATE_ADDR, "
       "PARLEY_SERVICE_TOKEN)");
-  absl::ParseCommandLine(argc, argv);
+  // Live calls get five minutes to finish on SIGTERM unless told otherwise (worker.proto).
+  absl::SetFlag(&FLAGS_drain_deadline, absl::Minutes(5));
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormaliseFlagNames(argc, argv, storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   grpcx::ServiceMainOptions options =
       grpcx::ServiceOptionsFromFlags("worker", "0.0.0.0:50054", "0.0.0.0:9104");
   grpcx::TokenAuth auth = grpcx::AuthFromEnvOrExit();
+  const std::string redis_url = grpcx::RequiredEnvOrExit("PARLEY_REDIS_URL");
   auto redis = grpcx::ValueOrExit(
-      redis::RedisPool::Create({.url = grpcx::RequiredEnvOrExit("PARLEY_REDIS_URL")}),
-      "bad PARLEY_REDIS_URL");
-  std::string token = grpcx::EnvOr("PARLEY_SERVICE_TOKEN", "");
-  auto config = grpcx::MakeChannel(
-      {.address = grpcx::EnvOr("PARLEY_CONFIG_ADDR", "127.0.0.1:50051"), .token = token});
-  auto state = grpcx::MakeChannel(
+      redis::RedisPool::Create({.url = redis_url, .max_connections = 32}), "bad PARLEY_REDIS_URL");
+  const std::string token = grpcx::EnvOr("PARLEY_SERVICE_TOKEN", "");
+  worker::ConfigClient config({.address = grpcx::EnvOr("PARLEY_CONFIG_ADDR", "127.0.0.1:50051"),
+                               .token = token,
+                               .deadline = absl::Seconds(3)});
+  worker::StateClient state(
       {.address = grpcx::EnvOr("PARLEY_STATE_ADDR", "127.0.0.1:50052"), .token = token});
+  std::string prefix = absl::GetFlag(FLAGS_redis_prefix);
+  if (prefix.empty()) prefix = grpcx::EnvOr("PARLEY_REDIS_PREFIX", "parley:");
+  calls::CallStore store(redis.get(), {.prefix = prefix});
+  worker::GrpcTelephony telephony;
+  worker::TestPromptFactory pipelines({.record_dir = absl::GetFlag(FLAGS_record_dir)});
 
-  worker::WorkerAdminHandler admin(std::move(auth));
+  const std::string host = HostName();
+  std::string worker_id = absl::GetFlag(FLAGS_worker_id);
+  if (worker_id.empty()) worker_id = absl::StrCat(host, "-", getpid());
+  std::string admin_address = options.listen;
+  if (admin_address.rfind("0.0.0.0:", 0) == 0) admin_address = host + admin_address.substr(7);
+
+  // The cache and the pool record metrics, whose registry exists once RunService made it.
+  std::unique_ptr<worker::RuntimeConfigCache> configs;
+  std::unique_ptr<worker::Worker> pool;
+  worker::WorkerAdminHandler admin(std::move(auth), [] { grpcx::RaiseTermination(); });
+  options.on_metrics = [&](metrics::Metrics& metrics) {
+    configs = std::make_unique<worker::RuntimeConfigCache>(
+        [&](const worker::ConfigKey& key) { return config.GetRuntimeConfig(key); },
+        worker::RuntimeConfigCache::Options{
+            .ttl = absl::GetFlag(FLAGS_config_ttl),
+            .capacity = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_config_cache_size))),
+            .defaults = worker::SystemDefaultConfig(absl::GetFlag(FLAGS_default_trunk)),
+            .metrics = &metrics});
+    pool = std::make_unique<worker::Worker>(
+        worker::WorkerOptions{
+            .identity = {.worker_id = worker_id,
+                         .host = host,
+                         .pid = static_cast<int>(getpid()),
+                         .capacity = absl::GetFlag(FLAGS_max_calls),
+                         .version = PARLEY_VERSION,
+                         .admin_address = admin_address,
+                         .start_time = absl::Now()},
+            .lease = absl::GetFlag(FLAGS_lease),
+            .drain_deadline = options.drain_deadline,
+            .redis_url = redis_url,
+            // Calls need state (memory, history); config-api may be down (the cache copes).
+            .ready = [&] { return grpcx::ProbeServing(state.channel()).ok(); }},
+        worker::WorkerDeps{.store = &store,
+                           .redis = redis.get(),
+                           .configs = configs.get(),
+                           .state = &state,
+                           .telephony = &telephony,
+                           .pipelines = &pipelines,
+                           .metrics = &metrics});
+    if (absl::Status s = pool->Start(); !s.ok()) grpcx::ExitWithError("cannot start worker", s);
+    admin.Attach(pool.get());
+  };
+  options.before_stop = [&] {
+    if (pool == nullptr) return;
+    pool->Drain();  // keeps an earlier (Drain RPC) deadline
+    pool->WaitDrained();
+  };
   options.services = {{&admin, "parley.v1.WorkerAdmin"}};
   options.probes = {{"redis", [&] { return redis->Ping(); }},
-                    {"config-api", [&] { return grpcx::ProbeServing(config); }},
-                    {"state", [&] { return grpcx::ProbeServing(state); }}};
-  return grpcx::RunService(std::move(options));
+                    {"config-api", [&] { return grpcx::ProbeServing(config.channel()); }},
+                    {"state", [&] { return grpcx::ProbeServing(state.channel()); }}};
+  int code = grpcx::RunService(std::move(options));
+  pool.reset();
+  return code;
 }

@@ -1,0 +1,492 @@
+#include "services/worker/media_call_leg.h"
+
+#include <cctype>
+#include <chrono>
+#include <deque>
+#include <thread>
+
+#include "common/log/log.h"
+#include "common/media/audio_stream.h"
+#include "common/media/frame_pacer.h"
+#include "parley/v1/media.grpc.pb.h"
+
+namespace parley::worker {
+namespace {
+
+using parley::v1::MediaMessage;
+using Clock = std::chrono::steady_clock;
+
+LegEvent Terminal(LegEventType type, std::string reason, std::string detail = "",
+                  int sip_code = 0) {
+  LegEvent e;
+  e.type = type;
+  e.reason = std::move(reason);
+  e.detail = std::move(detail);
+  e.sip_code = sip_code;
+  return e;
+}
+
+LegEvent FromReject(const parley::v1::Reject& reject) {
+  using R = parley::v1::Reject;
+  switch (reject.reason()) {
+    case R::REASON_BUSY:
+      return Terminal(LegEventType::kBusy, "busy", reject.detail(), reject.sip_code());
+    case R::REASON_NO_ANSWER:
+      return Terminal(LegEventType::kNoAnswer, "no_answer", reject.detail(), reject.sip_code());
+    case R::REASON_DECLINED:
+      return Terminal(LegEventType::kDeclined, "declined", reject.detail(), reject.sip_code());
+    case R::REASON_INVALID_NUMBER:
+      return Terminal(LegEventType::kFailed, "invalid_number", reject.detail(), reject.sip_code());
+    default:
+      return Terminal(LegEventType::kFailed, "trunk_error", reject.detail(), reject.sip_code());
+  }
+}
+
+parley::v1::Hangup::Reason ToProto(HangupCause cause) {
+  switch (cause) {
+    case HangupCause::kNormal:
+      return parley::v1::Hangup::REASON_NORMAL;
+    case HangupCause::kCanceled:
+      return parley::v1::Hangup::REASON_CANCELED;
+    case HangupCause::kTimeout:
+      return parley::v1::Hangup::REASON_TIMEOUT;
+    case HangupCause::kError:
+      return parley::v1::Hangup::REASON_ERROR;
+  }
+  return parley::v1::Hangup::REASON_NORMAL;
+}
+
+bool ValidDigit(const std::string& d) {
+  return d.size() == 1 && (std::isdigit(static_cast<unsigned char>(d[0])) || d[0] == '*' ||
+                           d[0] == '#' || (d[0] >= 'A' && d[0] <= 'D'));
+}
+
+class MediaCallLeg final : public CallLeg {
+ public:
+  MediaCallLeg(std::shared_ptr<grpc::Channel> channel, DialRequest request,
+               std::unique_ptr<media::AudioSender> sender)
+      : stub_(parley::v1::MediaEndpoint::NewStub(channel)),
+        request_(std::move(request)),
+        sender_(std::move(sender)) {
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + request_.ring_timeout +
+                                             request_.max_duration + absl::Minutes(1)));
+  }
+
+  ~MediaCallLeg() override {
+    Hangup(HangupCause::kError, "leg closed");
+    {
+      // The callee side closes the stream once it saw our half-close; cut it if it does not.
+      absl::MutexLock lock(&mu_);
+      if (!mu_.AwaitWithTimeout(absl::Condition(&reader_done_), absl::Seconds(2))) {
+        context_.TryCancel();
+      }
+    }
+    if (reader_.joinable()) reader_.join();
+    if (sender_thread_.joinable()) sender_thread_.join();
+  }
+
+  void Start() {
+    ring_deadline_ = Clock::now() + absl::ToChronoNanoseconds(request_.ring_timeout);
+    reader_ = std::thread([this] { ReadLoop(); });
+    sender_thread_ = std::thread([this] { SendLoop(); });
+  }
+
+  absl::Status PlayAudio(const audio::PcmFrame& frame) override {
+    if (frame.sample_rate != audio::kPipelineRate ||
+        frame.samples.size() != static_cast<size_t>(audio::kFrameSamples)) {
+      return absl::InvalidArgumentError("audio: a frame is 20 ms at 16 kHz");
+    }
+    absl::StatusOr<std::string> payload;
+    {
+      absl::MutexLock lock(&encode_mu_);
+      payload = sender_->EncodePayload(frame.samples);
+    }
+    if (!payload.ok()) return payload.status();
+    absl::MutexLock lock(&mu_);
+    if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
+    out_.push_back({*std::move(payload), "", false});
+    ++queued_frames_;
+    return absl::OkStatus();
+  }
+
+  absl::Status PlayMark(const std::string& name) override {
+    absl::MutexLock lock(&mu_);
+    if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
+    out_.push_back({"", name, true});
+    return absl::OkStatus();
+  }
+
+  void Clear() override {
+    std::vector<std::string> dropped_marks;
+    {
+      absl::MutexLock lock(&mu_);
+      if (phase_ != Phase::kUp) return;
+      for (const OutItem& item : out_) {
+        if (item.is_mark) dropped_marks.push_back(item.mark);
+      }
+      out_.clear();
+      queued_frames_ = 0;
+      ++clear_generation_;
+    }
+    MediaMessage clear;
+    clear.mutable_clear();
+    Write(clear);
+    for (const std::string& mark : dropped_marks) {
+      LegEvent e;
+      e.type = LegEventType::kMark;
+      e.mark = mark;
+      e.mark_cleared = true;
+      Emit(e);
+    }
+  }
+
+  absl::Status SendDtmf(const std::string& digit, int duration_ms) override {
+    if (!ValidDigit(digit)) return absl::InvalidArgumentError("digit: not one of 0-9 * # A-D");
+    {
+      absl::MutexLock lock(&mu_);
+      if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
+    }
+    MediaMessage m;
+    m.mutable_dtmf()->set_digit(digit);
+    m.mutable_dtmf()->set_duration_ms(duration_ms);
+    if (!Write(m)) return absl::UnavailableError("media stream closed");
+    return absl::OkStatus();
+  }
+
+  absl::Duration QueuedAudio() const override {
+    absl::MutexLock lock(&mu_);
+    return absl::Milliseconds(queued_frames_ * audio::kFrameMs);
+  }
+
+  bool WaitAudioSent(absl::Duration timeout) override {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(this, &MediaCallLeg::AudioSentOrEnded), timeout);
+  }
+
+  void Hangup(HangupCause cause, const std::string& detail) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (phase_ == Phase::kEnded) return;
+      phase_ = Phase::kEnded;
+      out_.clear();
+      queued_frames_ = 0;
+    }
+    MediaMessage m;
+    m.mutable_hangup()->set_reason(ToProto(cause));
+    m.mutable_hangup()->set_detail(detail);
+    Write(m);
+    CloseWrites();
+  }
+
+  LegStats Stats() const override {
+    absl::MutexLock lock(&mu_);
+    return stats_;
+  }
+
+ private:
+  enum class Phase { kRinging, kUp, kEnded };
+  struct OutItem {
+    std::string payload;
+    std::string mark;
+    bool is_mark = false;
+  };
+
+  bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ == Phase::kEnded || (queued_frames_ == 0 && !in_flight_);
+  }
+  bool EndedOrQueued() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ == Phase::kEnded || !out_.empty();
+  }
+  bool NotRinging() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return phase_ != Phase::kRinging; }
+
+  bool Write(const MediaMessage& message) {
+    absl::MutexLock lock(&write_mu_);
+    if (writes_closed_ || stream_ == nullptr) return false;
+    return stream_->Write(message);
+  }
+
+  void CloseWrites() {
+    absl::MutexLock lock(&write_mu_);
+    if (!writes_closed_ && stream_ != nullptr) stream_->WritesDone();
+    writes_closed_ = true;
+  }
+
+  void Emit(const LegEvent& event) {
+    if (request_.listener != nullptr) request_.listener->OnLegEvent(event);
+  }
+
+  // Ends the leg with a terminal event unless it already ended (by either side).
+  void EndWith(const LegEvent& event) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (phase_ == Phase::kEnded) return;
+      phase_ = Phase::kEnded;
+      out_.clear();
+      queued_frames_ = 0;
+    }
+    Emit(event);
+  }
+
+  Phase phase() const {
+    absl::MutexLock lock(&mu_);
+    return phase_;
+  }
+
+  void ReadLoop();
+  // Handles one message from the callee; false for a protocol error.
+  bool Handle(const MediaMessage& message, std::unique_ptr<media::AudioReceiver>& receiver);
+  void SendLoop();
+
+  std::unique_ptr<parley::v1::MediaEndpoint::Stub> stub_;
+  const DialRequest request_;
+  grpc::ClientContext context_;
+  Clock::time_point ring_deadline_;
+
+  mutable absl::Mutex mu_;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kRinging;
+  bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<OutItem> out_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_frames_ ABSL_GUARDED_BY(mu_) = 0;
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;  // a frame taken off the queue, being written
+  int clear_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
+  LegStats stats_ ABSL_GUARDED_BY(mu_);
+
+  // Serialises writes (gRPC allows one at a time); never held together with mu_.
+  absl::Mutex write_mu_;
+  std::unique_ptr<grpc::ClientReaderWriter<MediaMessage, MediaMessage>> stream_
+      ABSL_GUARDED_BY(write_mu_);
+  bool writes_closed_ ABSL_GUARDED_BY(write_mu_) = false;
+
+  absl::Mutex encode_mu_;
+  std::unique_ptr<media::AudioSender> sender_ ABSL_GUARDED_BY(encode_mu_);
+
+  std::thread reader_;
+  std::thread sender_thread_;
+};
+
+void MediaCallLeg::ReadLoop() {
+  grpc::ClientReaderWriter<MediaMessage, MediaMessage>* stream;
+  {
+    absl::MutexLock lock(&write_mu_);
+    if (writes_closed_) {  // hung up before the stream even started: never dial
+      absl::MutexLock state(&mu_);
+      reader_done_ = true;
+      return;
+    }
+    stream_ = stub_->Call(&context_);
+    stream = stream_.get();
+    MediaMessage invite;
+    parley::v1::Invite* i = invite.mutable_invite();
+    i->set_call_id(request_.call_id);
+    i->set_to(request_.to);
+    i->set_from(request_.from);
+    i->set_agent(request_.agent);
+    i->set_codec("opus");
+    i->set_sample_rate(audio::kPipelineRate);
+    i->set_frame_ms(audio::kFrameMs);
+    for (const auto& [k, v] : request_.context) (*i->mutable_context())[k] = v;
+    stream_->Write(invite);  // a failure shows as the end of the stream below
+  }
+  std::unique_ptr<media::AudioReceiver> receiver;
+  bool protocol_error = false;
+  MediaMessage message;
+  while (stream->Read(&message)) {
+    if (!Handle(message, receiver)) {
+      protocol_error = true;
+      context_.TryCancel();
+      break;
+    }
+  }
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&write_mu_);
+    writes_closed_ = true;
+    status = stream->Finish();
+  }
+  const bool answered = receiver != nullptr;
+  std::string detail = status.ok() ? "stream ended without Hangup" : status.error_message();
+  if (protocol_error) {
+    EndWith(Terminal(answered ? LegEventType::kMediaLost : LegEventType::kFailed, "protocol_error",
+                     "message out of order"));
+  } else {
+    EndWith(Terminal(answered ? LegEventType::kMediaLost : LegEventType::kFailed,
+                     answered ? "media_lost" : "trunk_error", detail));
+  }
+  absl::MutexLock lock(&mu_);
+  reader_done_ = true;
+}
+
+bool MediaCallLeg::Handle(const MediaMessage& message,
+                          std::unique_ptr<media::AudioReceiver>& receiver) {
+  const Phase now = phase();
+  switch (message.kind_case()) {
+    case MediaMessage::kRinging: {
+      if (now == Phase::kUp) return false;
+      bool report;
+      {
+        absl::MutexLock lock(&mu_);
+        report = phase_ == Phase::kRinging && !ringing_reported_;
+        ringing_reported_ = true;
+      }
+      if (report) Emit({.type = LegEventType::kRinging});
+      return true;
+    }
+    case MediaMessage::kAnswer: {
+      if (now == Phase::kUp) return false;
+      if (now == Phase::kEnded) return true;  // crossed our Hangup
+      const int rate = message.answer().sample_rate() > 0 ? message.answer().sample_rate()
+                                                          : audio::kPipelineRate;
+      auto created = media::AudioReceiver::Create(rate);
+      if (!created.ok()) return false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (phase_ != Phase::kRinging) return true;
+        phase_ = Phase::kUp;
+      }
+      receiver = *std::move(created);
+      LegEvent e{.type = LegEventType::kAnswered};
+      e.answer_rate = rate;
+      Emit(e);
+      return true;
+    }
+    case MediaMessage::kReject:
+      if (now == Phase::kUp) return false;
+      EndWith(FromReject(message.reject()));
+      CloseWrites();
+      return true;
+    case MediaMessage::kHangup:
+      if (now == Phase::kUp) {
+        EndWith(Terminal(LegEventType::kHangup, "callee_hangup", message.hangup().detail()));
+      } else if (message.hangup().reason() == parley::v1::Hangup::REASON_ERROR) {
+        EndWith(Terminal(LegEventType::kFailed, "trunk_error", message.hangup().detail()));
+      } else {
+        EndWith(Terminal(LegEventType::kDeclined, "callee_hangup", message.hangup().detail()));
+      }
+      CloseWrites();
+      return true;
+    case MediaMessage::kAudio: {
+      if (now != Phase::kUp || receiver == nullptr) return true;  // ignored before answer
+      std::vector<audio::PcmFrame> frames = receiver->Receive(message.audio());
+      {
+        const media::ReceiveStats& r = receiver->stats();
+        absl::MutexLock lock(&mu_);
+        stats_.frames_received = r.frames;
+        stats_.frames_concealed = r.concealed_frames;
+        stats_.frames_dropped = r.late_or_duplicate;
+      }
+      if (request_.listener != nullptr) {
+        for (const audio::PcmFrame& f : frames) request_.listener->OnLegAudio(f);
+      }
+      return true;
+    }
+    case MediaMessage::kDtmf:
+      if (now == Phase::kUp) {
+        LegEvent e{.type = LegEventType::kDtmf};
+        e.digit = message.dtmf().digit();
+        Emit(e);
+      }
+      return true;
+    case MediaMessage::kMark:
+      if (now == Phase::kUp) {
+        LegEvent e{.type = LegEventType::kMark};
+        e.mark = message.mark().name();
+        e.mark_cleared = message.mark().cleared();
+        Emit(e);
+      }
+      return true;
+    default:
+      return false;  // Invite, Clear: only the worker sends those
+  }
+}
+
+void MediaCallLeg::SendLoop() {
+  {
+    absl::MutexLock lock(&mu_);
+    while (phase_ == Phase::kRinging) {
+      auto left = ring_deadline_ - Clock::now();
+      if (left <= Clock::duration::zero()) break;
+      mu_.AwaitWithTimeout(absl::Condition(this, &MediaCallLeg::NotRinging),
+                           absl::FromChrono(left));
+    }
+  }
+  if (phase() == Phase::kRinging) {
+    // Ring timeout: give up like a SIP CANCEL, then report no answer.
+    bool ended_here = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (phase_ == Phase::kRinging) {
+        phase_ = Phase::kEnded;
+        ended_here = true;
+      }
+    }
+    if (ended_here) {
+      MediaMessage m;
+      m.mutable_hangup()->set_reason(parley::v1::Hangup::REASON_CANCELED);
+      m.mutable_hangup()->set_detail("ring_timeout");
+      Write(m);
+      CloseWrites();
+      Emit(Terminal(LegEventType::kNoAnswer, "ring_timeout"));
+      return;
+    }
+  }
+  media::FramePacer pacer;
+  for (;;) {
+    OutItem item;
+    bool new_run = false;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &MediaCallLeg::EndedOrQueued));
+      if (phase_ == Phase::kEnded) return;
+      if (!out_.front().is_mark) {
+        const int generation = clear_generation_;
+        Clock::time_point due = pacer.Due(Clock::now());
+        new_run = pacer.starts_run();
+        auto wait = due - Clock::now();
+        if (wait > Clock::duration::zero()) {
+          auto interrupted = [this, generation]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+            return phase_ == Phase::kEnded || clear_generation_ != generation;
+          };
+          mu_.AwaitWithTimeout(absl::Condition(&interrupted), absl::FromChrono(wait));
+        }
+        if (phase_ == Phase::kEnded) return;
+        if (clear_generation_ != generation) {
+          pacer.Restart();
+          continue;
+        }
+        --queued_frames_;
+      }
+      item = std::move(out_.front());
+      out_.pop_front();
+      in_flight_ = true;
+    }
+    MediaMessage m;
+    if (item.is_mark) {
+      m.mutable_mark()->set_name(item.mark);
+    } else {
+      absl::MutexLock lock(&encode_mu_);
+      *m.mutable_audio() = sender_->Stamp(std::move(item.payload), new_run, Clock::now());
+    }
+    Write(m);
+    absl::MutexLock lock(&mu_);
+    in_flight_ = false;
+    if (!item.is_mark) {
+      pacer.Sent(Clock::now());
+      stats_.frames_sent = pacer.frames();
+      stats_.late_frames = pacer.late_frames();
+      stats_.max_late_us = pacer.max_late_us();
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<CallLeg> StartMediaCallLeg(std::shared_ptr<grpc::Channel> channel,
+                                           const DialRequest& request,
+                                           std::unique_ptr<media::AudioSender> sender) {
+  auto leg = std::make_unique<MediaCallLeg>(std::move(channel), request, std::move(sender));
+  leg->Start();
+  return leg;
+}
+
+}  // namespace parley::worker

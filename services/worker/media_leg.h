@@ -1,0 +1,60 @@
+// Telephony over the gRPC media protocol (media.proto, trunk kind "grpc"): the worker is the
+// client of the callee's MediaEndpoint server; one Call stream per leg.
+//
+// Mapping of the protocol to leg events:
+//   Ringing                   → kRinging (once)
+//   Answer                    → kAnswered (the callee's rate; its audio is resampled to 16 kHz)
+//   Reject BUSY / NO_ANSWER / DECLINED / INVALID_NUMBER / UNAVAILABLE or unset
+//                             → kBusy / kNoAnswer / kDeclined / kFailed invalid_number /
+//                               kFailed trunk_error
+//   no Answer within the ring timeout → Hangup(CANCELED, "ring_timeout") sent, kNoAnswer
+//                                       (reason "ring_timeout")
+//   Hangup before Answer      → kDeclined ("callee_hangup") — the phone was hung up while ringing —
+//                               or kFailed trunk_error when its reason is ERROR
+//   Hangup after Answer       → kHangup ("callee_hangup")
+//   the RPC ends otherwise    → kFailed trunk_error before answer, kMediaLost after
+//   a message out of order    → the RPC is cancelled; kFailed / kMediaLost "protocol_error"
+// The worker sends Invite (16 kHz Opus, 20 ms), then only Hangup until Answer; afterwards Audio
+// frames paced in real time (frame_pacer.h), Mark, Clear, Dtmf and finally Hangup + half-close.
+//
+//   GrpcTelephony telephony;                     // one channel per endpoint address, shared
+//   auto leg = telephony.Dial(request, config.trunk());
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/worker/telephony.h"
+
+namespace parley::worker {
+
+class GrpcTelephony final : public Telephony {
+ public:
+  GrpcTelephony() = default;
+
+  // Dials through a "grpc" trunk (TrunkSpec.grpc.address). UNIMPLEMENTED for "sip" trunks;
+  // otherwise fails as Telephony::Dial says.
+  absl::StatusOr<std::unique_ptr<CallLeg>> Dial(const DialRequest& request,
+                                                const parley::v1::Resource& trunk) override;
+
+  // Dials the MediaEndpoint at `address` directly (tests, the simulated phone's self-check).
+  absl::StatusOr<std::unique_ptr<CallLeg>> DialAddress(const DialRequest& request,
+                                                       const std::string& address);
+
+ private:
+  std::shared_ptr<grpc::Channel> ChannelFor(const std::string& address);
+
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+};
+
+// The address of a "grpc" trunk. INVALID_ARGUMENT when the spec has no grpc.address;
+// UNIMPLEMENTED for another kind.
+absl::StatusOr<std::string> GrpcTrunkAddress(const parley::v1::Resource& trunk);
+
+}  // namespace parley::worker
