@@ -16,6 +16,9 @@ using internal::ToProto;
 using internal::WithRetries;
 using parley::v1::CallStatus;
 
+// How long a job waits when its campaign is at max_concurrent_calls before it is tried again.
+constexpr absl::Duration kCampaignFullDelay = absl::Seconds(2);
+
 }  // namespace
 
 const char* SessionEndName(SessionEnd end) {
@@ -178,7 +181,14 @@ std::optional<SessionResult> CallSession::Admit() {
     absl::StatusOr<bool> took = env_.store->TakeSlot(
         call_.campaign, call_.call_id, plan_.max_concurrent_calls, now + lease_ms, now);
     if (!took.ok()) return Ended(SessionEnd::kError);
-    if (!*took) return Ended(SessionEnd::kDeferred, Outcome{.reason = "campaign_full"});
+    if (!*took) {
+      // Back in the delayed set for a moment: no attempt used, no capacity held, and no waiting
+      // for a lease to expire before someone looks at it again.
+      (void)env_.store->Defer(job_, env_.worker_id,
+                              now + absl::ToInt64Milliseconds(kCampaignFullDelay), "campaign_full",
+                              now);
+      return Ended(SessionEnd::kDeferred, Outcome{.reason = "campaign_full"});
+    }
     slot_held_ = true;
   }
   absl::StatusOr<calls::Fence> fence = env_.store->Claim(job_, env_.worker_id, lease_ms, now);
@@ -257,8 +267,9 @@ std::optional<SessionResult> CallSession::Setup() {
   if (lost) return Ended(SessionEnd::kLost, Outcome{.reason = "lease_lost"});
   if (cancel) return Finish({parley::v1::CALL_STATUS_CANCELED, "canceled", {}});
   if (drain_at.has_value() && absl::Now() >= *drain_at) {
-    // Never dialed: leave the job to another worker rather than fail the attempt.
+    // Never dialed: hand the job to another worker (due at once) rather than fail the attempt.
     TearDown("worker_draining");
+    (void)env_.store->Defer(job_, env_.worker_id, NowMs(), "worker_draining", NowMs());
     return Ended(SessionEnd::kAbandoned, Outcome{.reason = "worker_draining"});
   }
   if (absl::Status s = Transition(parley::v1::CALL_STATUS_DIALING); !s.ok()) {

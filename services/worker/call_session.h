@@ -3,9 +3,9 @@
 //
 // Run() goes through, on the calling thread:
 //   1. the job's call (CallStore::Get) and its runtime config (through the cache);
-//   2. the campaign's concurrency slot — when the campaign is full the job is left pending,
-//      unclaimed and still `queued`: it comes back through the reclaim path after the lease time
-//      (kDeferred), so a full campaign costs no capacity and no status churn;
+//   2. the campaign's concurrency slot — when the campaign is full the job is deferred
+//      (CallStore::Defer: acked, the call waits two seconds in the delayed set, its attempt
+//      unused), so a full campaign costs no capacity (kDeferred);
 //   3. Claim with a lease (status `assigned`); the worker's renew loop extends it from now on;
 //   4. the pipeline (PipelineFactory) and state StartCall (durable memory loaded);
 //   5. `dialing` → Telephony::Dial → `ringing` → `in_progress` on answer, the pipeline hosted
@@ -70,8 +70,8 @@ struct SessionEnv {
 enum class SessionEnd {
   kFinished,   // the attempt ended (FinishAttempt written) and the job was acknowledged
   kStale,      // the job no longer matched its call (old attempt, ended, canceled): acked
-  kDeferred,   // the campaign had no free slot: left pending, unclaimed
-  kAbandoned,  // the worker drained before dialing: left pending for another worker
+  kDeferred,   // the campaign had no free slot: deferred, back in a moment
+  kAbandoned,  // the worker drained before dialing: deferred for another worker at once
   kLost,       // the fence was lost: stopped without another write
   kError,      // Redis failed: left pending; the reclaim path takes it up
 };

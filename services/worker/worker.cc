@@ -224,7 +224,17 @@ void Worker::HouseLoop() {
       draining = draining_;
     }
     Heartbeat();
-    if (!draining) Reclaim();
+    if (!draining) {
+      Reclaim();
+      // Workers promote due jobs too (deferred by a full campaign, retries): it is one atomic
+      // script, safe next to the dispatchers' movers, and keeps deferred work moving even when
+      // no dispatcher runs.
+      if (absl::StatusOr<int> promoted =
+              deps_.store->PromoteDue(absl::ToUnixMillis(absl::Now()), 100);
+          !promoted.ok()) {
+        log::Warn("promoting due jobs failed", {{"error", promoted.status().ToString()}});
+      }
+    }
   }
 }
 
