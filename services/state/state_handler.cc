@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/calls/call_store.h"
 #include "common/json/struct_convert.h"
 #include "common/phone/phone.h"
 #include "common/status/status.h"
@@ -53,19 +54,9 @@ absl::StatusOr<absl::Time> TimeOf(const google::protobuf::Timestamp& t, std::str
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
+// An attempt ends in a terminal status; `rejected` is not one: such a call never started.
 bool IsTerminalOutcome(parley::v1::CallStatus s) {
-  switch (s) {
-    case parley::v1::CALL_STATUS_COMPLETED:
-    case parley::v1::CALL_STATUS_BUSY:
-    case parley::v1::CALL_STATUS_NO_ANSWER:
-    case parley::v1::CALL_STATUS_DECLINED:
-    case parley::v1::CALL_STATUS_VOICEMAIL:
-    case parley::v1::CALL_STATUS_FAILED:
-    case parley::v1::CALL_STATUS_CANCELED:
-      return true;
-    default:
-      return false;
-  }
+  return calls::IsTerminal(s) && s != parley::v1::CALL_STATUS_REJECTED;
 }
 
 absl::Status CheckTurn(const parley::v1::Turn& t, int index) {
