@@ -8,7 +8,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/audio/tone.h"
+#include "common/grpc/client.h"
 #include "common/grpc/server.h"
+#include "services/dispatcher/config_client.h"
+#include "services/dispatcher/dispatcher_handler.h"
 #include "services/worker/testing/worker_env.h"
 
 namespace parley::worker {
@@ -327,6 +330,46 @@ TEST_F(WorkerTest, ALostLeaseHangsUpAtOnceAndWritesNothingMore) {
   EXPECT_EQ(calls.StatusTrail(id).back(), "in_progress");
   EXPECT_EQ(calls.PendingJobs(), 1);  // not acked: the new owner's to finish
   EXPECT_EQ(worker.worker().Info().active_calls(), 0);
+}
+
+// The whole front-to-back path: a CRM's CreateCall on the dispatcher (number in a human format)
+// is dialed by a worker and completes, with the dispatcher reporting the final call.
+TEST_F(WorkerTest, DispatcherCreateCallIsDialedOnceAndCompletes) {
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls);
+  dispatcher::ConfigClient config(grpcx::MakeChannel({.address = services_->config_address()}));
+  dispatcher::DispatcherHandler front(
+      {.store = &calls.store(), .redis = calls.redis(), .config = &config},
+      grpcx::TokenAuth::Disabled());
+  const std::string to = NewNumber();
+  endpoint().SetScript(to, {.ring_for = absl::Milliseconds(100)});
+  parley::v1::CreateCallRequest request;
+  request.set_to(to.substr(2));  // national format: "415…" without "+1"; region US by default
+  request.set_agent("talker");
+  request.set_idempotency_key("crm-" + to);
+  parley::v1::Call created;
+  grpc::ServerContext create_context;
+  grpc::Status s = front.CreateCall(&create_context, &request, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(created.to(), to);
+  // The CRM retries its request: the same call, not a second one.
+  parley::v1::Call again;
+  grpc::ServerContext retry_context;
+  ASSERT_TRUE(front.CreateCall(&retry_context, &request, &again).ok());
+  EXPECT_EQ(again.call_id(), created.call_id());
+
+  calls::CallRecord done = calls.WaitTerminal(created.call_id());
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(endpoint().InvitesFor(created.call_id()), 1);
+  parley::v1::GetCallRequest get;
+  get.set_call_id(created.call_id());
+  parley::v1::Call final_call;
+  grpc::ServerContext get_context;
+  ASSERT_TRUE(front.GetCall(&get_context, &get, &final_call).ok());
+  EXPECT_EQ(final_call.status(), parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(final_call.worker_id(), "");
+  EXPECT_GT(final_call.answer_time().seconds(), 0);
+  EXPECT_GE(final_call.end_time().seconds(), final_call.answer_time().seconds());
 }
 
 }  // namespace
