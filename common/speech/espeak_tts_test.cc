@@ -56,7 +56,7 @@ TEST(EspeakTtsTest, ResamplesTo16kHz) {
   EXPECT_NEAR(FrameDbfs(*pcm16), FrameDbfs(*pcm22), 1.0);
 }
 
-TEST(EspeakTtsTest, CachedSecondCallIsFastAndIdentical) {
+TEST(EspeakTtsTest, SecondCallIsServedFromTheCacheAndIdentical) {
   auto tts = MakeTts();
   const std::string text = "Hello, this is Parley calling about your appointment on Tuesday.";
   const absl::Time t0 = absl::Now();
@@ -67,7 +67,7 @@ TEST(EspeakTtsTest, CachedSecondCallIsFastAndIdentical) {
   const absl::Duration second_took = absl::Now() - t1;
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_EQ(*first, *second);
-  EXPECT_LT(second_took, absl::Milliseconds(20));
+  // The cache is proved by the counters, not by timing (speed belongs in benchmarks).
   const EspeakTts::Stats stats = tts->stats();
   EXPECT_EQ(stats.syntheses, 1);
   EXPECT_EQ(stats.cache_hits, 1);
