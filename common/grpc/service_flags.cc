@@ -11,6 +11,9 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(std::string, log_level, "", "debug, info, warn or error (env PARLEY_LOG_LEVEL)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate for TLS (env PARLEY_TLS_CERT)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for TLS (env PARLEY_TLS_KEY)");
+ABSL_FLAG(std::string, redis_prefix, "",
+          "prefix of every Redis key (env PARLEY_REDIS_PREFIX; default parley:); services that share "
+          "calls must agree on it");
 ABSL_FLAG(absl::Duration, drain_deadline, absl::Seconds(10),
           "how long in-flight requests may finish after SIGTERM");
 
@@ -39,6 +42,10 @@ ServiceMainOptions ServiceOptionsFromFlags(const std::string& name,
   options.tls_key_file = FlagOrEnv(absl::GetFlag(FLAGS_tls_key), "PARLEY_TLS_KEY", "");
   options.drain_deadline = absl::GetFlag(FLAGS_drain_deadline);
   return options;
+}
+
+std::string RedisPrefixFromFlags() {
+  return FlagOrEnv(absl::GetFlag(FLAGS_redis_prefix), "PARLEY_REDIS_PREFIX", "parley:");
 }
 
 TokenAuth AuthFromEnvOrExit() {

@@ -4,6 +4,8 @@
 //   --log_level       debug|info|warn|error (env PARLEY_LOG_LEVEL; default info)
 //   --tls_cert, --tls_key  PEM files for TLS (env PARLEY_TLS_CERT / PARLEY_TLS_KEY)
 //   --drain_deadline  how long in-flight requests may finish on SIGTERM (default 10s)
+//   --redis_prefix    Redis key prefix (env PARLEY_REDIS_PREFIX; default parley:), read by
+//                     RedisPrefixFromFlags() in the services that use Redis
 //
 //   auto options = parley::grpcx::ServiceOptionsFromFlags("dispatcher", "0.0.0.0:50053",
 //   "0.0.0.0:9103");
@@ -21,6 +23,9 @@ namespace parley::grpcx {
 ServiceMainOptions ServiceOptionsFromFlags(const std::string& name,
                                            const std::string& default_listen,
                                            const std::string& default_metrics_listen);
+
+// --redis_prefix / PARLEY_REDIS_PREFIX, default "parley:": the key prefix of the call store.
+std::string RedisPrefixFromFlags();
 
 // For main() only: PARLEY_API_TOKENS parsed, or the process exits with status 2 and a log line
 // naming the bad entry. Warns when authentication is disabled.

@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   // Watch streams hold a connection for each blocking read: a pool of their own.
   auto watch_redis = grpcx::ValueOrExit(
       redis::RedisPool::Create({.url = redis_url, .max_connections = 512}), "bad PARLEY_REDIS_URL");
-  calls::CallStore store(redis.get());
-  calls::CallStore watch_store(watch_redis.get());
+  const std::string prefix = grpcx::RedisPrefixFromFlags();
+  calls::CallStore store(redis.get(), {.prefix = prefix});
+  calls::CallStore watch_store(watch_redis.get(), {.prefix = prefix});
 
   auto config_channel =
       grpcx::MakeChannel({.address = grpcx::EnvOr("PARLEY_CONFIG_ADDR", "127.0.0.1:50051")});

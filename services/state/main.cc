@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
       redis::RedisPool::Create({.url = grpcx::RequiredEnvOrExit("PARLEY_REDIS_URL")}),
       "bad PARLEY_REDIS_URL");
 
-  state::StateStore store(pg.get(), redis.get(), {.stale_after = absl::GetFlag(FLAGS_stale_after)});
+  state::StateStore store(pg.get(), redis.get(),
+                          {.key_prefix = grpcx::RedisPrefixFromFlags(),
+                           .stale_after = absl::GetFlag(FLAGS_stale_after)});
   state::StateHandler handler(&store, std::move(auth));
   std::atomic<bool> migrated = false;
   options.services = {{&handler, "parley.v1.StateService"}};

@@ -26,7 +26,6 @@ ABSL_FLAG(int, max_calls, 100, "most calls this worker runs at once (also spelle
 ABSL_FLAG(std::string, worker_id, "", "unique worker id, no ':'; default <host>-<pid>");
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(15),
           "call lease, renewed every lease/3; a worker silent this long loses its calls");
-ABSL_FLAG(std::string, redis_prefix, "", "Redis key prefix (env PARLEY_REDIS_PREFIX; parley:)");
 ABSL_FLAG(absl::Duration, config_ttl, absl::Minutes(5), "runtime config cache TTL");
 ABSL_FLAG(int, config_cache_size, 1000, "runtime configs cached at most (LRU)");
 ABSL_FLAG(std::string, default_trunk, "",
@@ -81,8 +80,7 @@ int main(int argc, char** argv) {
                                .deadline = absl::Seconds(3)});
   worker::StateClient state(
       {.address = grpcx::EnvOr("PARLEY_STATE_ADDR", "127.0.0.1:50052"), .token = token});
-  std::string prefix = absl::GetFlag(FLAGS_redis_prefix);
-  if (prefix.empty()) prefix = grpcx::EnvOr("PARLEY_REDIS_PREFIX", "parley:");
+  std::string prefix = grpcx::RedisPrefixFromFlags();
   calls::CallStore store(redis.get(), {.prefix = prefix});
   worker::GrpcTelephony telephony;
   worker::TestPromptFactory pipelines({.record_dir = absl::GetFlag(FLAGS_record_dir)});
