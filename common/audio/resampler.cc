@@ -2,6 +2,9 @@
 
 #include <speex/speex_resampler.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace parley::audio {
@@ -28,6 +31,22 @@ absl::StatusOr<std::unique_ptr<Resampler>> Resampler::Create(int in_rate, int ou
 }
 
 Resampler::~Resampler() { speex_resampler_destroy(state_); }
+
+absl::StatusOr<std::vector<int16_t>> Resampler::ConvertClip(std::span<const int16_t> in,
+                                                            int in_rate, int out_rate,
+                                                            int quality) {
+  if (in_rate == out_rate || in.empty()) return std::vector<int16_t>(in.begin(), in.end());
+  absl::StatusOr<std::unique_ptr<Resampler>> resampler = Create(in_rate, out_rate, quality);
+  if (!resampler.ok()) return resampler.status();
+  const size_t expected = static_cast<size_t>(
+      std::llround(static_cast<double>(in.size()) * out_rate / static_cast<double>(in_rate)));
+  // Zeros after the clip push its last samples out of the filter.
+  std::vector<int16_t> padded(in.begin(), in.end());
+  padded.resize(in.size() + speex_resampler_get_input_latency((*resampler)->state_), 0);
+  std::vector<int16_t> out = (*resampler)->Process(padded);
+  out.resize(std::min(out.size(), expected));
+  return out;
+}
 
 std::vector<int16_t> Resampler::Process(std::span<const int16_t> in) {
   std::vector<int16_t> out;

@@ -30,6 +30,11 @@ class Resampler final {
   Resampler(const Resampler&) = delete;
   Resampler& operator=(const Resampler&) = delete;
 
+  // A whole clip converted at once (a synthesised phrase): the filter is flushed, so the output is
+  // in.size() * out_rate / in_rate samples, aligned with the input. Fails like Create().
+  static absl::StatusOr<std::vector<int16_t>> ConvertClip(std::span<const int16_t> in, int in_rate,
+                                                          int out_rate, int quality = 5);
+
   int in_rate() const { return in_rate_; }
   int out_rate() const { return out_rate_; }
   // The converted samples of `in`; about in.size() * out_rate / in_rate of them (the filter delays

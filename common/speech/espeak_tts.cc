@@ -1,7 +1,6 @@
 #include "common/speech/espeak_tts.h"
 
 #include <espeak-ng/speak_lib.h>
-#include <speex/speex_resampler.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/audio/resampler.h"
 #include "common/status/status.h"
 
 namespace parley::speech {
@@ -62,31 +62,6 @@ absl::Status InitEngine(const std::string& data_path) {
 // espeak's words per minute for `voice`.
 int WordsPerMinute(const TtsVoice& voice) {
   return std::clamp(static_cast<int>(std::lround(175 * voice.speed)), 80, 450);
-}
-
-// Converts mono PCM between rates with speexdsp, draining the filter so no tail is lost.
-absl::StatusOr<std::vector<int16_t>> Resample(const std::vector<int16_t>& in, int from, int to) {
-  if (from == to || in.empty()) return in;
-  int err = 0;
-  SpeexResamplerState* st = speex_resampler_init(1, from, to, /*quality=*/5, &err);
-  if (st == nullptr) {
-    return absl::InternalError(absl::StrCat("speexdsp: resampler init failed: ", err));
-  }
-  const size_t expected = static_cast<size_t>(
-      std::llround(static_cast<double>(in.size()) * to / static_cast<double>(from)));
-  std::vector<int16_t> input = in;
-  input.resize(in.size() + speex_resampler_get_input_latency(st), 0);  // flushes the filter
-  std::vector<int16_t> out(expected + input.size() * to / from + 64);
-  spx_uint32_t in_len = static_cast<spx_uint32_t>(input.size());
-  spx_uint32_t out_len = static_cast<spx_uint32_t>(out.size());
-  speex_resampler_skip_zeros(st);  // align output with input (drop the filter's delay)
-  err = speex_resampler_process_int(st, 0, input.data(), &in_len, out.data(), &out_len);
-  speex_resampler_destroy(st);
-  if (err != RESAMPLER_ERR_SUCCESS) {
-    return absl::InternalError(absl::StrCat("speexdsp: resampling failed: ", err));
-  }
-  out.resize(std::min<size_t>(out_len, expected));
-  return out;
 }
 
 }  // namespace
@@ -221,7 +196,8 @@ EspeakTts::Result EspeakTts::SynthesizeOnThread(const std::string& text, const T
     }
     native_rate = engine.native_rate;
   }
-  absl::StatusOr<std::vector<int16_t>> pcm = Resample(native, native_rate, options_.sample_rate);
+  absl::StatusOr<std::vector<int16_t>> pcm =
+      audio::Resampler::ConvertClip(native, native_rate, options_.sample_rate);
   if (!pcm.ok()) return pcm.status();
   const absl::Duration took = absl::Now() - start;
   {

@@ -3,25 +3,19 @@
 #include <cmath>
 #include <numbers>
 
+#include "common/audio/tone.h"
 #include "common/speech/vad.h"
 
 namespace parley::speech {
 
 double ToneEnergyRatio(std::span<const int16_t> samples, double frequency_hz, int sample_rate) {
   if (samples.empty() || sample_rate <= 0) return 0;
-  const double coeff = 2.0 * std::cos(2.0 * std::numbers::pi * frequency_hz / sample_rate);
-  double s1 = 0, s2 = 0, energy = 0;
-  for (int16_t x : samples) {
-    const double v = x;
-    const double s0 = v + coeff * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-    energy += v * v;
-  }
+  double energy = 0;
+  for (int16_t x : samples) energy += static_cast<double>(x) * x;
   if (energy == 0) return 0;
-  // |X(f)|² from the filter's last two states.
-  const double power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-  return 2.0 * power / (static_cast<double>(samples.size()) * energy);
+  // GoertzelPower is |X(f)|² / N²; the tone's share of the frame's energy is 2·|X(f)|² / (N·E).
+  const double n = static_cast<double>(samples.size());
+  return 2.0 * audio::GoertzelPower(samples, sample_rate, frequency_hz) * n / energy;
 }
 
 BeepDetector::BeepDetector(const BeepDetectorOptions& options) : options_(options) {}

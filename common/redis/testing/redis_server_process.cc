@@ -2,43 +2,23 @@
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/testing/subprocess.h"
 
 extern char** environ;
 
 namespace parley::redis::testing {
 namespace {
-
-// Asks the kernel for a free port. Another process could take it before redis-server binds it;
-// tests tolerate that rare race by failing Start().
-absl::StatusOr<int> FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("bind: ", std::strerror(errno)));
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 bool AnswersPing(int port) {
   timeval tv{0, 200'000};
@@ -56,9 +36,7 @@ bool AnswersPing(int port) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RedisServerProcess>> RedisServerProcess::Start() {
-  absl::StatusOr<int> port = FreePort();
-  if (!port.ok()) return port.status();
-  std::unique_ptr<RedisServerProcess> server(new RedisServerProcess(*port));
+  std::unique_ptr<RedisServerProcess> server(new RedisServerProcess(parley::testing::FreePort()));
   if (absl::Status s = server->Spawn(); !s.ok()) return s;
   return server;
 }
