@@ -390,15 +390,25 @@ SessionResult CallSession::Converse() {
       break;
     }
     if (end_request.has_value()) {
-      // Let the last words play, unless the callee hangs up first.
-      leg_->WaitAudioSent(env_.end_call_audio_limit);
+      // Let the last words play, unless the callee hangs up first — in slices, so a lost lease
+      // or a cancel still stops the call at once.
+      bool interrupted = false;
+      for (absl::Time until = absl::Now() + env_.end_call_audio_limit;
+           !leg_->WaitAudioSent(absl::Milliseconds(100)) && absl::Now() < until;) {
+        absl::MutexLock lock(&mu_);
+        if (lost_ || cancel_) {
+          interrupted = true;
+          break;
+        }
+      }
       {
         absl::MutexLock lock(&mu_);
         for (const LegEvent& e : events_) {
           if (IsTerminal(e.type)) end_request.reset();
         }
       }
-      if (!end_request.has_value()) continue;  // the callee's hang-up is handled next round
+      // The callee's hang-up, a cancel or a lost lease is handled next round.
+      if (!end_request.has_value() || interrupted) continue;
       leg_->Hangup(HangupCause::kNormal, end_request->reason);
       outcome = end_request;
       break;

@@ -1,5 +1,6 @@
 #include "services/worker/test_prompt_pipeline.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -83,7 +84,7 @@ class TestPromptPipeline final : public CallPipeline {
         log::Warn("cannot write recording", {{"error", s.ToString()}});
       }
     }
-    factory_->Store(call_id_, std::move(heard));
+    if (options_.keep_heard) factory_->Store(call_id_, std::move(heard));
     host_ = nullptr;
     return report;
   }
@@ -114,9 +115,9 @@ absl::StatusOr<std::unique_ptr<CallPipeline>> TestPromptFactory::Create(
     }
     return fallback;
   };
-  options.prompt_ms = number("test_prompt_ms", options.prompt_ms);
+  options.prompt_ms = std::clamp(number("test_prompt_ms", options.prompt_ms), 0, kMaxTestPromptMs);
   options.prompt_hz = number("test_prompt_hz", options.prompt_hz);
-  options.listen_ms = number("test_listen_ms", options.listen_ms);
+  options.listen_ms = std::clamp(number("test_listen_ms", options.listen_ms), 0, kMaxTestPromptMs);
   return std::make_unique<TestPromptPipeline>(this, std::move(options), context.call->call_id,
                                               context.call->attempt);
 }

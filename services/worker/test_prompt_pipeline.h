@@ -33,7 +33,14 @@ struct TestPromptOptions {
   int listen_ms = 0;
   double amplitude = 8000;
   std::string record_dir;  // "" = do not write WAV files
+  // Keep what each call heard for Heard() (tests); a serving worker must not hold every call's
+  // audio in memory.
+  bool keep_heard = false;
 };
+
+// Upper bound of test_prompt_ms / test_listen_ms from a call's context: the prompt is encoded up
+// front on the session thread, so a caller must not be able to ask for hours of it.
+inline constexpr int kMaxTestPromptMs = 60000;
 
 class TestPromptFactory final : public PipelineFactory {
  public:
@@ -42,8 +49,8 @@ class TestPromptFactory final : public PipelineFactory {
   // Never fails; a malformed context value is ignored.
   absl::StatusOr<std::unique_ptr<CallPipeline>> Create(const PipelineContext& context) override;
 
-  // What the pipeline of `call_id` heard (16 kHz), once its call ended; empty before. The last
-  // kKeepRecordings calls are kept.
+  // What the pipeline of `call_id` heard (16 kHz), once its call ended; empty before and when
+  // the options do not keep_heard. The last kKeepRecordings calls are kept.
   static constexpr size_t kKeepRecordings = 256;
   std::vector<int16_t> Heard(const std::string& call_id) const;
 

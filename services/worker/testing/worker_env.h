@@ -160,7 +160,7 @@ class InProcessWorker final {
   std::unique_ptr<StateClient> state_;
   std::unique_ptr<RuntimeConfigCache> configs_;
   GrpcTelephony telephony_;
-  TestPromptFactory pipelines_;
+  TestPromptFactory pipelines_{TestPromptOptions{.keep_heard = true}};
   std::unique_ptr<Worker> worker_;
 };
 
