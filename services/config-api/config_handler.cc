@@ -188,11 +188,12 @@ grpc::Status ConfigHandler::GetRuntimeConfig(grpc::ServerContext* context,
                                              parley::v1::RuntimeConfig* response) {
   auto who = auth_.Authorize(*context, grpcx::kScopeConfig);
   if (!who.ok()) return ToGrpcStatus(who.status());
-  absl::StatusOr<parley::v1::RuntimeConfig> config =
-      resolver_.Resolve({.agent = request->agent(),
-                         .campaign = request->campaign(),
-                         .call_overrides = json::StructToJson(request->call_overrides()),
-                         .include_secrets = who->scopes.contains(grpcx::kScopeService)});
+  absl::StatusOr<parley::v1::RuntimeConfig> config = resolver_.Resolve(
+      {.agent = request->agent(),
+       .campaign = request->campaign(),
+       .call_overrides = json::StructToJson(request->call_overrides()),
+       .include_secrets = !request->validate_only() && who->scopes.contains(grpcx::kScopeService),
+       .validate_only = request->validate_only()});
   if (!config.ok()) return ToGrpcStatus(config.status());
   *response = *std::move(config);
   return grpc::Status::OK;

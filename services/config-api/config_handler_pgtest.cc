@@ -416,6 +416,32 @@ TEST_F(ConfigServiceTest, CredentialsAreEncryptedMaskedAndOnlyDecryptedForServic
   EXPECT_EQ(for_worker.credentials().at("openai-key"), secret);
 }
 
+TEST_F(ConfigServiceTest, ValidateOnlyChecksWithoutReadingSecrets) {
+  ASSERT_TRUE(Create(Make(parley::v1::RESOURCE_KIND_CREDENTIAL, "vo-key",
+                          R"({"provider": "openai", "secret": "sk-validate-only-0123456789"})"))
+                  .ok());
+  MakeAgent("vo", R"({"llm": {"provider": "openai", "credential": "vo-key"}})");
+  parley::v1::GetRuntimeConfigRequest req;
+  req.set_agent("vo-agent");
+  req.set_validate_only(true);
+  *req.mutable_call_overrides() =
+      *json::JsonToStruct(nlohmann::json::parse(R"({"greeting": "Hi"})"));
+  parley::v1::RuntimeConfig checked;
+  grpc::Status s = Stub()->GetRuntimeConfig(Ctx(kServiceToken).get(), req, &checked);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(json::StructToJson(checked.template_())["greeting"], "Hi");
+  EXPECT_TRUE(checked.credentials().empty());  // nothing decrypted, even for the service scope
+  EXPECT_FALSE(checked.secrets_included());
+  EXPECT_FALSE(checked.has_trunk());
+
+  *req.mutable_call_overrides() =
+      *json::JsonToStruct(nlohmann::json::parse(R"({"llm": {"temperature": 5}})"));
+  s = Stub()->GetRuntimeConfig(Ctx(kServiceToken).get(), req, &checked);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "template.llm.temperature:"))
+      << s.error_message();
+}
+
 TEST_F(ConfigServiceTest, TokensAndScopesAreEnforced) {
   Resource r = Make(parley::v1::RESOURCE_KIND_TEMPLATE, "auth-tmpl", "{}");
   EXPECT_EQ(Create(r, nullptr, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);

@@ -136,6 +136,13 @@ absl::StatusOr<parley::v1::RuntimeConfig> RuntimeConfigResolver::Resolve(
   merged = json::MergePatch(std::move(merged), Member(campaign.spec, "overrides"));
   merged = json::MergePatch(std::move(merged), request.call_overrides);
   PARLEY_RETURN_IF_ERROR(ValidateTemplate(merged));
+  if (request.validate_only) {
+    parley::v1::RuntimeConfig checked;
+    PARLEY_ASSIGN_OR_RETURN(*checked.mutable_template_(), json::JsonToStruct(merged));
+    checked.set_etag(Sha256Hex16(absl::StrCat(agent.etag, campaign.etag, tmpl.etag, graph.etag,
+                                              trunk.etag, request.call_overrides.dump())));
+    return checked;
+  }
 
   // Round trip 3: prompts in force and credentials.
   std::set<std::string> prompt_names;

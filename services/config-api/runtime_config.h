@@ -25,6 +25,8 @@ struct ResolveRequest {
   nlohmann::json call_overrides = nlohmann::json::object();
   // Decrypted secrets (callers with the `service` scope) or masked hints (everyone else).
   bool include_secrets = false;
+  // Stop after the merged template validates: no prompts, credentials or secrets.
+  bool validate_only = false;
 };
 
 class RuntimeConfigResolver final {

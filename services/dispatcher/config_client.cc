@@ -77,12 +77,6 @@ void ConfigClient::Put(std::string key, Spec spec) {
   cache_[std::move(key)] = Entry{std::move(spec), now + options_.cache_ttl};
 }
 
-void ConfigClient::ClearCache() {
-  absl::MutexLock lock(&mu_);
-  cache_.clear();
-  webhooks_.clear();
-}
-
 absl::StatusOr<std::optional<WebhookTarget>> ConfigClient::GetWebhook(std::string_view campaign) {
   const std::string key(campaign);
   absl::Time now = absl::Now();
@@ -159,6 +153,7 @@ absl::Status ConfigClient::ValidateOverrides(std::string_view agent, std::string
   request.set_agent(std::string(agent));
   request.set_campaign(std::string(campaign));
   *request.mutable_call_overrides() = overrides;
+  request.set_validate_only(true);  // a yes/no answer: no prompts, credentials or secrets
   parley::v1::RuntimeConfig config;
   auto context = grpcx::MakeContext(options_.rpc);
   grpc::Status status = stub_->GetRuntimeConfig(context.get(), request, &config);

@@ -95,9 +95,6 @@ class ConfigClient final {
   // missing; otherwise fails like GetCampaign.
   absl::StatusOr<std::optional<WebhookTarget>> GetWebhook(std::string_view campaign);
 
-  // Drops every cached spec (tests; after a known configuration change).
-  void ClearCache();
-
  private:
   struct Entry {
     Spec spec;
