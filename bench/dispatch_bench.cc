@@ -122,11 +122,11 @@ Result OpenLoop(int rate, int seconds, int senders, const std::function<bool(int
   return {all.size() / elapsed, Percentile(all, 0.5), Percentile(all, 0.99), errors.load()};
 }
 
-// A distinct valid US number per sequence number (area codes × 10,000 line numbers).
+// A distinct valid US number per sequence number (16 area codes × 9,000 line numbers).
 std::string Number(int64_t n) {
   static const char* kAreas[] = {"212", "415", "646", "718", "917", "305", "404", "312",
                                  "617", "206", "303", "512", "602", "702", "713", "214"};
-  return absl::StrCat("+1", kAreas[(n / 10000) % 16], "555", 1000 + (n % 9000));
+  return absl::StrCat("+1", kAreas[(n / 9000) % 16], "555", 1000 + (n % 9000));
 }
 
 }  // namespace

@@ -129,15 +129,22 @@ absl::Status RejectedStatus(const calls::CallRecord& call, std::string_view why)
 CallAdmitter::CallAdmitter(calls::CallStore* store, ConfigClient* config, AdmissionOptions options)
     : store_(store), config_(config), options_(std::move(options)) {}
 
-absl::Status CallAdmitter::Reject(calls::CallRecord call, std::string_view reason,
-                                  std::string_view why, int64_t now_ms) {
+absl::StatusOr<Admission> CallAdmitter::FromExisting(calls::CallRecord call) {
+  if (call.status == parley::v1::CALL_STATUS_REJECTED) {
+    return RejectedStatus(call, "rejected by an earlier request with this idempotency key");
+  }
+  return Admission{std::move(call), false};
+}
+
+absl::StatusOr<Admission> CallAdmitter::Reject(calls::CallRecord call, std::string_view reason,
+                                               std::string_view why, int64_t now_ms) {
   PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result,
                           store_->CreateRejected(std::move(call), reason, now_ms));
-  calls::CallRecord& rejected = result.call;
-  log::Info("call rejected",
-            {{"call_id", rejected.call_id}, {"to", rejected.to}, {"reason", std::string(reason)}});
-  if (rejected.ended_reason.empty()) rejected.ended_reason = std::string(reason);
-  return RejectedStatus(rejected, why);
+  if (!result.created) return FromExisting(std::move(result.call));
+  log::Info(
+      "call rejected",
+      {{"call_id", result.call.call_id}, {"to", result.call.to}, {"reason", std::string(reason)}});
+  return RejectedStatus(result.call, why);
 }
 
 absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) {
@@ -149,13 +156,7 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
   if (!request.idempotency_key().empty()) {
     PARLEY_ASSIGN_OR_RETURN(std::optional<calls::CallRecord> existing,
                             store_->FindByIdempotencyKey(request.idempotency_key()));
-    if (existing) {
-      if (existing->status == parley::v1::CALL_STATUS_REJECTED) {
-        return RejectedStatus(*existing,
-                              "rejected by an earlier request with this idempotency key");
-      }
-      return Admission{*std::move(existing), false};
-    }
+    if (existing) return FromExisting(*std::move(existing));
   }
 
   // 3. Campaign and agent.
@@ -248,17 +249,10 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
 
   // 8. One atomic step.
   call.due_ms = due > now ? absl::ToUnixMillis(due) : 0;
+  // No per-call log line here: this is the hottest path, and the event stream records the call.
   PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result, store_->Create(std::move(call), now_ms));
-  if (result.created) {
-    log::Debug("call admitted", {{"call_id", result.call.call_id},
-                                 {"to", result.call.to},
-                                 {"agent", result.call.agent},
-                                 {"campaign", result.call.campaign},
-                                 {"status", std::string(calls::StatusName(result.call.status))}});
-  } else if (result.call.status == parley::v1::CALL_STATUS_REJECTED) {
-    return RejectedStatus(result.call, "rejected by an earlier request with this idempotency key");
-  }
-  return Admission{std::move(result.call), result.created};
+  if (!result.created) return FromExisting(std::move(result.call));
+  return Admission{std::move(result.call), true};
 }
 
 }  // namespace parley::dispatcher

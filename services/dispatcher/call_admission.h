@@ -86,12 +86,15 @@ class CallAdmitter final {
   absl::StatusOr<Admission> Admit(const parley::v1::CreateCallRequest& request);
 
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
-  const AdmissionOptions& options() const { return options_; }
 
  private:
   // Records `call` as rejected with `reason` and returns FAILED_PRECONDITION "<reason>: <why>".
-  absl::Status Reject(calls::CallRecord call, std::string_view reason, std::string_view why,
-                      int64_t now_ms);
+  // When its idempotency key already names a call (a concurrent request won), answers as for
+  // that call instead.
+  absl::StatusOr<Admission> Reject(calls::CallRecord call, std::string_view reason,
+                                   std::string_view why, int64_t now_ms);
+  // The answer for a call an idempotency key already names.
+  static absl::StatusOr<Admission> FromExisting(calls::CallRecord call);
 
   calls::CallStore* store_;
   ConfigClient* config_;
