@@ -1,6 +1,5 @@
 #include "cli/parleyctl/cli.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <yaml-cpp/yaml.h>
 
 #include <iomanip>
@@ -9,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc/service_main.h"
+#include "common/json/proto_json.h"
 #include "common/status/status.h"
 
 namespace parley::cli {
@@ -83,11 +83,7 @@ std::unique_ptr<grpc::ClientContext> Context::Call(const char* which,
 }
 
 nlohmann::json ToJson(const google::protobuf::Message& message) {
-  std::string text;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &text, options);
-  return nlohmann::json::parse(text, nullptr, false);
+  return json::MessageToJson(message);
 }
 
 void Context::Print(const google::protobuf::Message& message, const std::function<void()>& table) {

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/calls/call_store.h"
 #include "common/log/log.h"
 #include "common/status/status.h"
 #include "services/state/state_store.h"
@@ -156,8 +157,8 @@ absl::StatusOr<parley::v1::CallRecord> StateStore::CompleteCall(const CompleteCa
     bool auto_closed = locked[0][kCallColumnCount + 1].as<bool>();
     if (ended && !auto_closed) return CallFromRow(locked[0]);
     parley::v1::CallRecord record = CallFromRow(tx.exec_prepared1(
-        kFinishCall, p.call_id, p.attempt, internal::StatusName(p.outcome), p.ended_reason,
-        p.summary, Dump(metrics), Micros(p.answer_time), Micros(p.end_time)));
+        kFinishCall, p.call_id, p.attempt, std::string(calls::StatusName(p.outcome)),
+        p.ended_reason, p.summary, Dump(metrics), Micros(p.answer_time), Micros(p.end_time)));
     tx.exec_prepared(kCloseConversation, p.call_id, p.attempt, p.summary);
     changed = true;
     return record;

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
+#include "common/calls/call_store.h"
 #include "common/status/status.h"
 
 namespace parley::state::internal {
@@ -60,8 +61,7 @@ parley::v1::CallRecord CallFromRow(const pqxx::row& row, int first) {
   parley::v1::CallRecord r;
   r.set_call_id(text(0));
   r.set_attempt(row[first + 1].as<int>());
-  r.set_status(static_cast<parley::v1::CallStatus>(
-      ParseShortName(parley::v1::CallStatus_descriptor(), text(2), "CALL_STATUS_")));
+  r.set_status(calls::ParseStatus(text(2)).value_or(parley::v1::CALL_STATUS_UNSPECIFIED));
   r.set_ended_reason(text(3));
   r.set_agent(text(4));
   r.set_campaign(text(5));
@@ -87,10 +87,6 @@ parley::v1::CallRecord CallFromRow(const pqxx::row& row, int first) {
   }
   r.set_lead_id(text(17));
   return r;
-}
-
-std::string StatusName(parley::v1::CallStatus status) {
-  return ShortName(parley::v1::CallStatus_descriptor(), status, "CALL_STATUS_");
 }
 
 std::string DirectionName(parley::v1::Direction direction) {

@@ -39,8 +39,8 @@ Conversation ConversationFromRow(const pqxx::row& row, int first = 0);
 // Reads kCallColumns starting at column `first`; the record holds the full phone number.
 parley::v1::CallRecord CallFromRow(const pqxx::row& row, int first = 0);
 
-// Enum values as stored: the lower-case proto name without its prefix ("in_progress", "agent").
-std::string StatusName(parley::v1::CallStatus status);
+// Enum values as stored: the lower-case proto name without its prefix ("outbound", "agent").
+// Call statuses use common/calls' StatusName / ParseStatus, the names the live store uses too.
 std::string DirectionName(parley::v1::Direction direction);
 std::string RoleName(parley::v1::Role role);
 parley::v1::Role ParseRole(std::string_view name);

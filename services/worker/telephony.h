@@ -46,8 +46,6 @@ enum class LegEventType {
 
 // True for the events that end a leg.
 bool IsTerminal(LegEventType type);
-// "ringing", "answered", "busy", … for logs.
-const char* LegEventName(LegEventType type);
 
 struct LegEvent {
   LegEventType type = LegEventType::kRinging;
