@@ -53,12 +53,12 @@ absl::StatusOr<std::string> OpusFrameEncoder::Encode(std::span<const int16_t> sa
     return absl::InvalidArgumentError(
         absl::StrCat("opus: ", n, " samples is not a frame size at ", sample_rate_, " Hz"));
   }
-  std::string packet(kMaxPacketBytes, '\0');
-  int bytes = opus_encode(encoder_, samples.data(), n,
-                          reinterpret_cast<unsigned char*>(packet.data()), kMaxPacketBytes);
+  // Encoded on the stack: a 20 ms voice packet is ~100 bytes, so the string is sized to fit
+  // instead of zero-filling kMaxPacketBytes on every frame.
+  unsigned char buffer[kMaxPacketBytes];
+  int bytes = opus_encode(encoder_, samples.data(), n, buffer, kMaxPacketBytes);
   if (bytes < 0) return OpusError("encode", bytes);
-  packet.resize(bytes);
-  return packet;
+  return std::string(reinterpret_cast<const char*>(buffer), bytes);
 }
 
 absl::StatusOr<std::unique_ptr<OpusFrameDecoder>> OpusFrameDecoder::Create(int sample_rate) {
@@ -75,10 +75,15 @@ OpusFrameDecoder::~OpusFrameDecoder() { opus_decoder_destroy(decoder_); }
 
 absl::StatusOr<std::vector<int16_t>> OpusFrameDecoder::Decode(std::string_view packet) {
   if (packet.empty()) return absl::InvalidArgumentError("opus: empty packet");
-  std::vector<int16_t> pcm(kMaxFrameSamples * sample_rate_ / 48000);
-  int n = opus_decode(decoder_, reinterpret_cast<const unsigned char*>(packet.data()),
-                      static_cast<opus_int32>(packet.size()), pcm.data(),
-                      static_cast<int>(pcm.size()), 0);
+  const auto* data = reinterpret_cast<const unsigned char*>(packet.data());
+  const auto size = static_cast<opus_int32>(packet.size());
+  // Sized from the packet's own duration, not the 120 ms worst case.
+  const int frame = opus_packet_get_nb_samples(data, size, sample_rate_);
+  if (frame <= 0 || frame > kMaxFrameSamples * sample_rate_ / 48000) {
+    return absl::InvalidArgumentError("opus decode: not a valid packet");
+  }
+  std::vector<int16_t> pcm(frame);
+  int n = opus_decode(decoder_, data, size, pcm.data(), frame, 0);
   if (n < 0) {
     return absl::InvalidArgumentError(absl::StrCat("opus decode: ", opus_strerror(n)));
   }
