@@ -13,6 +13,7 @@
 #include "common/json/proto_json.h"
 #include "common/json/struct_convert.h"
 #include "common/log/log.h"
+#include "common/speech/scripted_policy.h"
 #include "common/speech/words.h"
 #include "common/status/status.h"
 
@@ -154,8 +155,23 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
                               {{"kind", f.kind}, {"from", f.from}, {"to", f.to}, {"error", f.error}});
       }));
   std::shared_ptr<speech::LanguageModel> llm = providers.llm;
-  auto pipeline = std::make_unique<VoicePipeline>(options_, std::move(call),
-                                                  SettingsFromTemplate(spec), std::move(providers));
+  VoiceSettings settings = SettingsFromTemplate(spec);
+  if (!settings.voicemail_message.empty()) {
+    // The message's {variables}: the call's context, then its conversation state, then the
+    // agent's default context.
+    nlohmann::json call_context = nlohmann::json::parse(context.call->context_json, nullptr, false);
+    nlohmann::json state = json::StructToJson(context.state);
+    nlohmann::json agent = json::StructToJson(context.config->agent());
+    nlohmann::json defaults = agent.is_object() && agent.contains("default_context")
+                                  ? agent["default_context"]
+                                  : nlohmann::json::object();
+    PARLEY_ASSIGN_OR_RETURN(speech::FilledText filled,
+                            speech::FillVariables(settings.voicemail_message,
+                                                  {&call_context, &state, &defaults}));
+    settings.voicemail_message = std::move(filled.text);
+  }
+  auto pipeline = std::make_unique<VoicePipeline>(options_, std::move(call), std::move(settings),
+                                                  std::move(providers));
   VoicePipeline* raw = pipeline.get();
   {
     absl::MutexLock lock(&slot->mu);
@@ -411,7 +427,7 @@ void VoicePipeline::OnDrain() {
   ending_ = true;
   if (agent_ && agent_->cancel) agent_->cancel->Cancel();
   Post({.kind = Job::Kind::kSay,
-        .text = dialogue_->GoodbyeText("worker_draining"),
+        .goodbye = "worker_draining",
         .end_outcome = parley::v1::CALL_STATUS_COMPLETED,
         .end_reason = "worker_draining"});
 }
@@ -601,7 +617,7 @@ void VoicePipeline::CheckTimers() {
     if (agent_ && agent_->cancel) agent_->cancel->Cancel();
     host_->leg().Clear();
     Post({.kind = Job::Kind::kSay,
-          .text = dialogue_->GoodbyeText("max_duration"),
+          .goodbye = "max_duration",
           .end_outcome = parley::v1::CALL_STATUS_COMPLETED,
           .end_reason = "max_duration"});
     return;
@@ -625,11 +641,11 @@ void VoicePipeline::CheckTimers() {
   if (idle && now - last_activity_ >= settings_.silence_timeout) {
     last_activity_ = now;
     if (nudges_++ == 0) {
-      Post({.kind = Job::Kind::kSay, .text = dialogue_->NudgeText()});
+      Post({.kind = Job::Kind::kSay, .nudge = true});
     } else {
       ending_ = true;
       Post({.kind = Job::Kind::kSay,
-            .text = dialogue_->GoodbyeText("silence_timeout"),
+            .goodbye = "silence_timeout",
             .end_outcome = parley::v1::CALL_STATUS_COMPLETED,
             .end_reason = "silence_timeout"});
     }
@@ -783,6 +799,8 @@ void VoicePipeline::RunJob(Job job) {
   Utterance utterance(this, cancel, job.decided);
   DialogueTurn turn;
   if (job.kind == Job::Kind::kSay) {
+    if (job.nudge) job.text = dialogue_->NudgeText();
+    if (!job.goodbye.empty()) job.text = dialogue_->GoodbyeText(job.goodbye);
     utterance.Add(job.text);
   } else {
     absl::StatusOr<DialogueTurn> reply =
@@ -809,7 +827,7 @@ void VoicePipeline::RunJob(Job job) {
     absl::MutexLock lock(&mu_);
     if (agent_ && agent_->cancel == cancel) {
       agent_->producing = false;
-      agent_->node = agent_->node.empty() ? dialogue_->current_node() : agent_->node;
+      agent_->node = dialogue_->current_node();  // the node the reply was spoken in
     }
     phrases_ = std::move(phrases);
     phrases_changed_ = true;

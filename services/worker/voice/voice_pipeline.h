@@ -137,6 +137,10 @@ class VoicePipeline final : public CallPipeline {
   struct Job {
     enum class Kind { kReply, kSay, kInterrupted, kFlush } kind = Kind::kReply;
     std::string text;  // kReply: the callee's turn; kSay: what to say; kInterrupted: heard
+    // kSay: say the dialogue's nudge / its goodbye for this reason instead of `text` (the
+    // dialogue is only used on the speaker's thread).
+    bool nudge = false;
+    std::string goodbye;
     // kSay: end the call after saying it.
     std::optional<parley::v1::CallStatus> end_outcome;
     std::string end_reason;
