@@ -274,6 +274,16 @@ TEST_F(OpenAiChatTest, FinishReasonWithoutDoneIsAccepted) {
   EXPECT_EQ(result->text, "Bye.");
 }
 
+TEST_F(OpenAiChatTest, DoneEndsTheReplyEvenIfTheServerKeepsTheResponseOpen) {
+  server_.Enqueue(ScriptedResponse::Stream({ContentChunk("Done."), FinishChunk("stop")},
+                                           {.ending = ScriptedResponse::Ending::kStall}));
+  auto chat = MakeChat();
+  absl::StatusOr<speech::ChatResult> result = Ask(*chat, {.timeout = absl::Seconds(60)});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->text, "Done.");
+  EXPECT_TRUE(server_.WaitForClientCloses(1, absl::Seconds(30)));
+}
+
 TEST_F(OpenAiChatTest, CancelDuringStalledStreamClosesConnection) {
   server_.Enqueue(ScriptedResponse::Stream(
       {ContentChunk("Well,")}, {.send_done = false, .ending = ScriptedResponse::Ending::kStall}));
