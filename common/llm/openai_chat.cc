@@ -332,7 +332,7 @@ absl::StatusOr<speech::ChatResult> OpenAiChat::Chat(
     if (!complete) {
       std::string detail = curl_error[0] != '\0' ? curl_error : curl_easy_strerror(result);
       if (result == CURLE_OPERATION_TIMEDOUT) {
-        if (!transfer.decided && elapsed < request.timeout) {
+        if (transfer.http_status == 0 && elapsed < request.timeout) {
           return absl::UnavailableError(absl::StrCat(provider, ": cannot connect: ", detail));
         }
         return absl::DeadlineExceededError(absl::StrCat(provider, ": no complete reply within ",
