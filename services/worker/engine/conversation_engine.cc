@@ -259,7 +259,9 @@ absl::StatusOr<TurnOutput> ConversationEngine::OnUserTurn(std::string_view text,
       FinishTurn(out);
       return out;
     }
-  } else if (++visits_[current_] > max_node_visits_) {  // staying counts as a visit
+  } else if (llm_ == nullptr && ++visits_[current_] > max_node_visits_) {
+    // A scripted re-ask repeats the node's line, so it counts as a visit; a model talking within
+    // a node over several turns (asking budget, then company) is progress, bounded by max_turns.
     EndWithGoodbye("node_visit_limit", out, on_text);
     FinishTurn(out);
     return out;

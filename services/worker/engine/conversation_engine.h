@@ -10,8 +10,8 @@
 // asked with the system prompt, the node's prompt and lines as guidance, the history and the
 // node's tools, and the tools it calls run (`set_state`, `end_call`, `transfer`, `http`), after
 // which condition-only transitions are tried again, since routing follows the state tools wrote.
-// Terminal nodes end the call after their lines; a node entered (or re-asked in) more than
-// `max_node_visits` times ends it gracefully.
+// Terminal nodes end the call after their lines; a node entered (or, scripted, re-asked in) more
+// than `max_node_visits` times ends it gracefully, and so does a turn beyond `max_turns`.
 //
 //   EngineHooks hooks{.update_state = [&](const nlohmann::json& patch) {
 //                       return state_client.UpdateState(call_id, patch); },
@@ -65,8 +65,8 @@ struct EngineHooks {
 struct EngineOptions {
   // Sent with every http tool request as `call_id`.
   std::string call_id;
-  // Most times a node may be entered or re-asked in; unset: the template's
-  // limits.max_node_visits, else 5.
+  // Most times a node may be entered (or re-asked in by the scripted policy); unset: the
+  // template's limits.max_node_visits, else 5.
   std::optional<int> max_node_visits;
   // Most callee turns per call; the next one ends the call with reason "turn_limit".
   int max_turns = 60;
@@ -116,9 +116,10 @@ class ConversationEngine final {
       const v1::RuntimeConfig& config, nlohmann::json call_context, nlohmann::json initial_state,
       speech::LanguageModel* llm, EngineHooks hooks, EngineOptions options = {});
 
-  // Enters the start node (its set_state, a "node" event) and returns the greeting: the
-  // template's `greeting`, else the start node's lines, filled — never the language model, so it
-  // is cheap and can be synthesised while the phone rings. `on_text` receives each line.
+  // Enters the start node (its set_state, through update_state; a "node" event) and returns the
+  // greeting: the template's `greeting`, else the start node's lines, filled — never the
+  // language model, so it is cheap and can be synthesised while the phone rings. `on_text`
+  // receives each line. Call once; later calls return nothing.
   TurnOutput Start(TextSink on_text);
 
   // Handles one final callee transcript and returns the agent's reply (see the file comment).

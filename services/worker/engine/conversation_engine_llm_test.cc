@@ -296,5 +296,34 @@ TEST(LlmEngineTest, SummaryFromTheModelOrTheStructuredOne) {
   EXPECT_EQ(h.engine->SummarizeWithLlm(), h.engine->Summary());
 }
 
+TEST(LlmEngineTest, TalkingWithinANodeIsNotALoop) {
+  LlmHarness h;
+  h.Make();
+  for (int i = 0; i < 8; ++i) {
+    h.llm.Push({.deltas = {"And what else?"}});
+    absl::StatusOr<TurnOutput> out = h.Turn("let me think");
+    ASSERT_TRUE(out.ok());
+    EXPECT_FALSE(out->end_call) << i;
+    EXPECT_EQ(out->node, "ask");
+  }
+}
+
+TEST(LlmEngineTest, TurnLimitEndsTheCall) {
+  FakeLanguageModel llm;
+  RecordingHooks hooks;
+  auto made = ConversationEngine::Create(BillingConfig(), Json::object(), Json::object(), &llm,
+                                         hooks.Hooks(), {.max_turns = 2});
+  ASSERT_TRUE(made.ok());
+  ConversationEngine& engine = **made;
+  engine.Start([](std::string_view) {});
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_FALSE(engine.OnUserTurn("hmm", [](std::string_view) {})->end_call);
+  }
+  absl::StatusOr<TurnOutput> out = engine.OnUserTurn("hmm", [](std::string_view) {});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->ended_reason, "turn_limit");
+  EXPECT_EQ(out->text, EngineOptions().goodbye_text);
+}
+
 }  // namespace
 }  // namespace parley::engine
