@@ -13,6 +13,7 @@
 #include "common/json/proto_json.h"
 #include "common/json/struct_convert.h"
 #include "common/log/log.h"
+#include "common/metrics/metrics.h"
 #include "common/speech/scripted_policy.h"
 #include "common/speech/words.h"
 #include "common/status/status.h"
@@ -91,6 +92,22 @@ void AddStats(std::map<std::string, double>& metrics, const std::string& name,
 }
 
 }  // namespace
+
+std::function<void(std::string_view, double)> TimingHistograms(metrics::Metrics* metrics) {
+  if (metrics == nullptr) return nullptr;
+  std::map<std::string, prometheus::Histogram*, std::less<>> histograms;
+  for (const char* name :
+       {"stt_final", "first_token", "first_tts_audio", "turn_overhead", "barge_in"}) {
+    histograms[name] = &metrics->Histogram(
+        absl::StrCat("parley_voice_", name, "_ms"),
+        absl::StrCat("Voice pipeline per-turn latency: ", name, ", milliseconds"), {},
+        {0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000});
+  }
+  return [histograms = std::move(histograms)](std::string_view name, double ms) {
+    auto found = histograms.find(name);
+    if (found != histograms.end()) found->second->Observe(ms);
+  };
+}
 
 VoiceSettings SettingsFromTemplate(const parley::v1::TemplateSpec& spec) {
   VoiceSettings s;
@@ -271,6 +288,10 @@ VoicePipeline::VoicePipeline(VoicePipelineOptions options, Call call, VoiceSetti
       clock_(options_.clock),
       vad_(settings_.vad),
       endpointer_(settings_.endpointing, options_.clock) {}
+
+void VoicePipeline::Timing(std::string_view name, double ms) {
+  if (options_.on_timing) options_.on_timing(name, ms);
+}
 
 VoicePipeline::~VoicePipeline() {
   {
@@ -550,6 +571,7 @@ void VoicePipeline::MaybeInterrupt() {
   // The threshold was crossed on this frame: from its arrival to the Clear is our share of the
   // barge-in latency.
   barge_in_ms_.push_back(Ms(clock_->Now() - frame_arrival_));
+  Timing("barge_in", barge_in_ms_.back());
   agent_->interrupted = true;
   FinishAgentTurn(true, heard);
   Post({.kind = Job::Kind::kInterrupted, .text = heard});
@@ -563,6 +585,7 @@ void VoicePipeline::OnUtteranceEnd() {
     in_utterance_ = false;
     if (final_text.ok()) text = *final_text;
     stt_final_ms_.push_back(Ms(clock_->Now() - speech_end_));
+    Timing("stt_final", stt_final_ms_.back());
   }
   if (voicemail_ == Voicemail::kListening && utterances_ == 1 && HasVoicemailPhrase(text)) {
     OnVoicemail("phrase");
@@ -835,11 +858,16 @@ void VoicePipeline::RunJob(Job job) {
       if (utterance.first_text()) {
         first_token_ms_.push_back(Ms(turn.llm_first_token.value_or(*utterance.first_text() -
                                                                     job.decided)));
+        Timing("first_token", first_token_ms_.back());
       }
-      if (utterance.first_audio()) first_audio_ms_.push_back(Ms(*utterance.first_audio() -
-                                                                 job.decided));
-      if (utterance.first_frame()) turn_overhead_ms_.push_back(Ms(*utterance.first_frame() -
-                                                                   job.decided));
+      if (utterance.first_audio()) {
+        first_audio_ms_.push_back(Ms(*utterance.first_audio() - job.decided));
+        Timing("first_tts_audio", first_audio_ms_.back());
+      }
+      if (utterance.first_frame()) {
+        turn_overhead_ms_.push_back(Ms(*utterance.first_frame() - job.decided));
+        Timing("turn_overhead", turn_overhead_ms_.back());
+      }
     }
   }
   if (turn.opt_out) {

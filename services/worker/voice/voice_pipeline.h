@@ -49,6 +49,10 @@
 #include "services/worker/voice/dialogue.h"
 #include "services/worker/voice/provider_registry.h"
 
+namespace parley::metrics {
+class Metrics;
+}
+
 namespace parley::worker {
 
 // The template's settings the audio path uses, with Parley's defaults for what it leaves out.
@@ -88,7 +92,15 @@ struct VoicePipelineOptions {
   speech::Clock* clock = speech::SystemClock::Get();
   // false: no threads, see the file comment (tests, benchmarks).
   bool threaded = true;
+  // Each per-turn measurement as it is taken, in ms: "stt_final" (end of speech → final
+  // transcript), "first_token" (end of turn → first reply text), "first_tts_audio" (→ first
+  // synthesised audio), "turn_overhead" (→ first frame queued on the leg), "barge_in" (frame
+  // arrival → Clear). May be called from any call's threads at once.
+  std::function<void(std::string_view name, double ms)> on_timing;
 };
+
+// An on_timing that feeds the Prometheus histograms parley_voice_<name>_ms of `metrics`.
+std::function<void(std::string_view name, double ms)> TimingHistograms(metrics::Metrics* metrics);
 
 class VoicePipeline;
 
@@ -180,6 +192,7 @@ class VoicePipeline final : public CallPipeline {
   class Utterance;
   void FlushRecords();
   void EndCallNow(parley::v1::CallStatus outcome, std::string reason);
+  void Timing(std::string_view name, double ms);
 
   const VoicePipelineOptions options_;
   const Call call_;
