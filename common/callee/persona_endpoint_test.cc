@@ -486,5 +486,20 @@ TEST_F(PersonaEndpointTest, SecondInviteIsAProtocolError) {
   EXPECT_FALSE(WaitEnded("call-bad").EventsOf("protocol_error").empty());
 }
 
+// Every persona shipped in deploy/examples/personas loads and synthesises (its voice exists).
+TEST_F(PersonaEndpointTest, ShippedPersonasSynthesise) {
+  Serve(Parse("kind: persona\nname: p\nspec: {}\n"));
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::filesystem::path(PARLEY_SOURCE_DIR) / "deploy/examples/personas")) {
+    absl::StatusOr<Persona> persona = LoadPersonaFile(entry.path().string());
+    ASSERT_TRUE(persona.ok()) << persona.status();
+    absl::Status set = endpoint_->SetPersona(persona->name, *persona);
+    EXPECT_TRUE(set.ok()) << entry.path() << ": " << set;
+    ++count;
+  }
+  EXPECT_GE(count, 7);
+}
+
 }  // namespace
 }  // namespace parley::callee
