@@ -58,7 +58,8 @@ class Fields final {
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_number_integer()) return Error(field, "must be a whole number");
     const int64_t n = v->get<int64_t>();
-    if (n < min || n > max) return Error(field, absl::StrCat("must be between ", min, " and ", max));
+    if (n < min || n > max)
+      return Error(field, absl::StrCat("must be between ", min, " and ", max));
     out = static_cast<int>(n);
     return absl::OkStatus();
   }
@@ -73,7 +74,8 @@ class Fields final {
     if (v == nullptr) return absl::OkStatus();
     if (!v->is_number()) return Error(field, "must be a number");
     const double d = v->get<double>();
-    if (d < min || d > max) return Error(field, absl::StrCat("must be between ", min, " and ", max));
+    if (d < min || d > max)
+      return Error(field, absl::StrCat("must be between ", min, " and ", max));
     out = d;
     return absl::OkStatus();
   }
@@ -250,8 +252,8 @@ absl::StatusOr<std::vector<Persona>> ParsePersonas(std::string_view text, std::s
     PARLEY_RETURN_IF_ERROR(top.String("kind", ignored_kind));
     PARLEY_RETURN_IF_ERROR(top.String("name", p.name));
     if (!IsValidName(p.name)) {
-      return top.Error("name", p.name.empty() ? "required"
-                                              : "must be 1-63 lower-case letters, digits and '-'");
+      return top.Error(
+          "name", p.name.empty() ? "required" : "must be 1-63 lower-case letters, digits and '-'");
     }
     if (const json* labels = top.Get("labels"); labels != nullptr && !labels->is_object()) {
       return top.Error("labels", "must be a mapping");

@@ -37,8 +37,9 @@
 // is given a recogniser (persona_endpoint.h); without one, `when` is ignored and every reply is
 // spoken in list order.
 //
-//   PARLEY_ASSIGN_OR_RETURN(Persona persona, LoadPersonaFile("deploy/examples/personas/busy.yaml"));
-//   if (persona.answer == AnswerMode::kBusy) ...
+//   PARLEY_ASSIGN_OR_RETURN(Persona persona,
+//   LoadPersonaFile("deploy/examples/personas/busy.yaml")); if (persona.answer ==
+//   AnswerMode::kBusy) ...
 //
 // Errors name the file and the field: "lead.yaml: spec.replies[2].say: empty".
 #pragma once
@@ -82,7 +83,8 @@ struct Reply {
 };
 
 struct Voicemail {
-  std::string greeting = "Hi, you've reached the voicemail box. Please leave a message after the tone.";
+  std::string greeting =
+      "Hi, you've reached the voicemail box. Please leave a message after the tone.";
   double beep_hz = 1000;
   int beep_ms = 500;
   int record_s = 30;

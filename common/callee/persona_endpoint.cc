@@ -30,7 +30,8 @@ absl::StatusOr<std::unique_ptr<PersonaEndpoint>> PersonaEndpoint::Create(
   if (options.tts == nullptr) {
     PARLEY_ASSIGN_OR_RETURN(own, speech::EspeakTts::Create());
   }
-  std::unique_ptr<PersonaEndpoint> endpoint(new PersonaEndpoint(std::move(options), std::move(own)));
+  std::unique_ptr<PersonaEndpoint> endpoint(
+      new PersonaEndpoint(std::move(options), std::move(own)));
   PARLEY_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> prepared,
                           endpoint->Prepare(default_persona));
   absl::MutexLock lock(&endpoint->mu_);
@@ -54,8 +55,8 @@ absl::StatusOr<std::shared_ptr<const PersonaEndpoint::Prepared>> PersonaEndpoint
     PARLEY_ASSIGN_OR_RETURN(prepared->greeting,
                             tts_->Synthesize(persona.voicemail.greeting, persona.voice));
     audio::ToneGenerator beep(persona.voicemail.beep_hz, CallRecording::kRate, 8000);
-    prepared->beep = beep.Next(static_cast<size_t>(persona.voicemail.beep_ms) *
-                               CallRecording::kRate / 1000);
+    prepared->beep =
+        beep.Next(static_cast<size_t>(persona.voicemail.beep_ms) * CallRecording::kRate / 1000);
   }
   return std::shared_ptr<const Prepared>(std::move(prepared));
 }

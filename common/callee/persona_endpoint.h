@@ -8,9 +8,9 @@
 // `parleyctl phone` serves, and what end-to-end tests of the worker dial.
 //
 //   PARLEY_ASSIGN_OR_RETURN(Persona lead, LoadPersonaFile("deploy/examples/personas/lead.yaml"));
-//   PARLEY_ASSIGN_OR_RETURN(auto endpoint, PersonaEndpoint::Create(lead, {.keep_recording = true}));
-//   PARLEY_RETURN_IF_ERROR(endpoint->SetPersona("+14155550111", busy));   // per called number
-//   grpcx::GrpcServer server({.address = "127.0.0.1:50060"});
+//   PARLEY_ASSIGN_OR_RETURN(auto endpoint, PersonaEndpoint::Create(lead, {.keep_recording =
+//   true})); PARLEY_RETURN_IF_ERROR(endpoint->SetPersona("+14155550111", busy));   // per called
+//   number grpcx::GrpcServer server({.address = "127.0.0.1:50060"});
 //   server.AddService(endpoint.get(), "parley.v1.MediaEndpoint");
 //   ...
 //   endpoint->WaitUntil([](const std::vector<CalleeCall>& calls) {

@@ -248,8 +248,8 @@ spec:
   EXPECT_GT(VoicedFrames(worker.CalleeAudio()), 15);
 
   worker.Speak(Speech("Did I get that right?"));
-  ASSERT_TRUE(endpoint_->WaitUntil(
-      [](const auto& calls) { return calls[0].said.size() == 2; }, absl::Seconds(10)));
+  ASSERT_TRUE(endpoint_->WaitUntil([](const auto& calls) { return calls[0].said.size() == 2; },
+                                   absl::Seconds(10)));
   absl::SleepFor(absl::Seconds(2));
   worker.HangUp();
   EXPECT_TRUE(worker.Finish().ok());
@@ -312,8 +312,8 @@ TEST_F(PersonaEndpointTest, ClearDropsQueuedAgentAudioAndEchoesMarks) {
   MediaMessage clear;
   clear.mutable_clear();
   worker.Send(clear);
-  auto echo1 = worker.WaitFor(
-      [](const MediaMessage& m) { return m.has_mark() && m.mark().name() == "m1"; });
+  auto echo1 =
+      worker.WaitFor([](const MediaMessage& m) { return m.has_mark() && m.mark().name() == "m1"; });
   ASSERT_TRUE(echo1.has_value());
   EXPECT_TRUE(echo1->message.mark().cleared());
   worker.HangUp();
@@ -327,10 +327,27 @@ TEST_F(PersonaEndpointTest, ClearDropsQueuedAgentAudioAndEchoesMarks) {
 
 TEST_F(PersonaEndpointTest, BusyNoAnswerDeclineAndHangupWhileRinging) {
   Serve(Parse("kind: persona\nname: p\nspec: {ring_ms: 0}\n"));
-  ASSERT_TRUE(endpoint_->SetPersona("+1busy", Parse("kind: persona\nname: busy\nspec: {answer: busy, ring_ms: 0}\n")).ok());
-  ASSERT_TRUE(endpoint_->SetPersona("+1none", Parse("kind: persona\nname: none\nspec: {answer: no_answer}\n")).ok());
-  ASSERT_TRUE(endpoint_->SetPersona("+1decline", Parse("kind: persona\nname: dec\nspec: {answer: decline, ring_ms: 50}\n")).ok());
-  ASSERT_TRUE(endpoint_->SetPersona("+1gone", Parse("kind: persona\nname: gone\nspec: {answer: hangup_while_ringing, ring_ms: 50}\n")).ok());
+  ASSERT_TRUE(
+      endpoint_
+          ->SetPersona("+1busy",
+                       Parse("kind: persona\nname: busy\nspec: {answer: busy, ring_ms: 0}\n"))
+          .ok());
+  ASSERT_TRUE(
+      endpoint_
+          ->SetPersona("+1none", Parse("kind: persona\nname: none\nspec: {answer: no_answer}\n"))
+          .ok());
+  ASSERT_TRUE(
+      endpoint_
+          ->SetPersona("+1decline",
+                       Parse("kind: persona\nname: dec\nspec: {answer: decline, ring_ms: 50}\n"))
+          .ok());
+  ASSERT_TRUE(
+      endpoint_
+          ->SetPersona(
+              "+1gone",
+              Parse(
+                  "kind: persona\nname: gone\nspec: {answer: hangup_while_ringing, ring_ms: 50}\n"))
+          .ok());
 
   auto dial = [&](const std::string& to) {
     auto stub = parley::v1::MediaEndpoint::NewStub(channel_);
@@ -384,7 +401,9 @@ TEST_F(PersonaEndpointTest, BusyNoAnswerDeclineAndHangupWhileRinging) {
 
 TEST_F(PersonaEndpointTest, KeyedRepliesFollowTheRecogniser) {
   PersonaEndpointOptions options;
-  options.recognizer = [](std::span<const int16_t>) { return std::string("what is your timeline"); };
+  options.recognizer = [](std::span<const int16_t>) {
+    return std::string("what is your timeline");
+  };
   Serve(Parse(R"(
 kind: persona
 name: keyed
@@ -401,8 +420,8 @@ spec:
   ASSERT_TRUE(worker.WaitForAnswer());
   // The keyed reply matches the first turn; the second turn gets what is left, in order.
   worker.Speak(Speech("When would you like to start?"));
-  ASSERT_TRUE(endpoint_->WaitUntil(
-      [](const auto& calls) { return calls[0].said.size() == 1; }, absl::Seconds(10)));
+  ASSERT_TRUE(endpoint_->WaitUntil([](const auto& calls) { return calls[0].said.size() == 1; },
+                                   absl::Seconds(10)));
   absl::SleepFor(absl::Seconds(2));
   worker.Speak(Speech("Is that right?"));
   // The callee hangs up 300 ms after its last reply.

@@ -33,9 +33,8 @@ std::string RejectName(parley::v1::Reject::Reason reason) {
 
 }  // namespace
 
-PersonaEndpoint::Leg::Leg(PersonaEndpoint* endpoint, CalleeCall* call,
-                          grpc::ServerContext* context, Stream* stream, int generation,
-                          std::shared_ptr<const Prepared> prepared)
+PersonaEndpoint::Leg::Leg(PersonaEndpoint* endpoint, CalleeCall* call, grpc::ServerContext* context,
+                          Stream* stream, int generation, std::shared_ptr<const Prepared> prepared)
     : ep_(endpoint),
       call_(call),
       context_(context),
@@ -58,8 +57,7 @@ void PersonaEndpoint::Leg::EchoMark(const std::string& name, bool cleared) {
 
 int64_t PersonaEndpoint::Leg::SinceAnswerMs() const {
   if (!answered_.load()) return 0;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - answered_at_)
-      .count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - answered_at_).count();
 }
 
 void PersonaEndpoint::Leg::Log(CallEvent event) {
@@ -133,7 +131,8 @@ void PersonaEndpoint::Leg::ReadLoop() {
           worker_hung_up_ = true;
         }
         std::string why = parley::v1::Hangup::Reason_Name(message.hangup().reason());
-        if (!message.hangup().detail().empty()) absl::StrAppend(&why, ": ", message.hangup().detail());
+        if (!message.hangup().detail().empty())
+          absl::StrAppend(&why, ": ", message.hangup().detail());
         Log({.at_ms = SinceAnswerMs(), .kind = "hangup_by_worker", .text = why});
         break;
       }
@@ -332,9 +331,9 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
   speech::Vad vad(options.vad);
   const double loud_dbfs = vad.threshold_dbfs() - options.vad.hysteresis_db;
   const std::vector<Reply>& replies = persona_.replies;
-  const bool keyed = options.recognizer != nullptr &&
-                     std::any_of(replies.begin(), replies.end(),
-                                 [](const Reply& r) { return !r.when.empty(); });
+  const bool keyed =
+      options.recognizer != nullptr &&
+      std::any_of(replies.begin(), replies.end(), [](const Reply& r) { return !r.when.empty(); });
   const bool voicemail = persona_.answer == AnswerMode::kVoicemail;
 
   // What is being said: a queue of audio clips, each with what to log when it starts.
@@ -363,12 +362,12 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
   };
 
   if (voicemail) {
-    playlist.push_back({&prepared_->greeting, {.kind = "callee_said",
-                                               .text = persona_.voicemail.greeting,
-                                               .duration_ms = static_cast<int64_t>(
-                                                   prepared_->greeting.size() / 16)}});
-    playlist.push_back({&prepared_->beep, {.kind = "voicemail_beep",
-                                           .duration_ms = persona_.voicemail.beep_ms}});
+    playlist.push_back({&prepared_->greeting,
+                        {.kind = "callee_said",
+                         .text = persona_.voicemail.greeting,
+                         .duration_ms = static_cast<int64_t>(prepared_->greeting.size() / 16)}});
+    playlist.push_back(
+        {&prepared_->beep, {.kind = "voicemail_beep", .duration_ms = persona_.voicemail.beep_ms}});
   }
 
   int64_t tick = 0;
@@ -440,10 +439,11 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
         utterance.clear();
         return;
       }
-      playlist.push_back({&prepared_->replies[i],
-                          {.kind = "callee_said",
-                           .text = reply.say,
-                           .duration_ms = static_cast<int64_t>(prepared_->replies[i].size() / 16)}});
+      playlist.push_back(
+          {&prepared_->replies[i],
+           {.kind = "callee_said",
+            .text = reply.say,
+            .duration_ms = static_cast<int64_t>(prepared_->replies[i].size() / 16)}});
     };
     if (playlist.empty() && !voicemail) {
       if (recognising.valid()) {
@@ -462,19 +462,19 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
         }
       } else if (std::optional<size_t> next = next_in_order(); next.has_value()) {
         const Reply& reply = replies[*next];
-        const bool barge_in = reply.interrupt_after_ms.has_value() && vad.speaking() &&
-                              vad.speech_duration() >= absl::Milliseconds(*reply.interrupt_after_ms);
-        const bool turn = agent_spoke && !vad.speaking() &&
-                          elapsed_ms - last_loud_ms >= persona_.PauseFor(reply);
+        const bool barge_in =
+            reply.interrupt_after_ms.has_value() && vad.speaking() &&
+            vad.speech_duration() >= absl::Milliseconds(*reply.interrupt_after_ms);
+        const bool turn =
+            agent_spoke && !vad.speaking() && elapsed_ms - last_loud_ms >= persona_.PauseFor(reply);
         if (barge_in || (turn && !keyed)) {
           start_reply(*next);
         } else if (turn) {
           std::vector<int16_t> pcm = std::move(utterance);
           utterance.clear();
           Recognizer recognizer = options.recognizer;
-          recognising = std::async(std::launch::async, [recognizer, pcm = std::move(pcm)] {
-            return recognizer(pcm);
-          });
+          recognising = std::async(std::launch::async,
+                                   [recognizer, pcm = std::move(pcm)] { return recognizer(pcm); });
         }
       } else if (persona_.hangup_after_last_reply_ms.has_value() && last_reply_done_ms &&
                  elapsed_ms - *last_reply_done_ms >= *persona_.hangup_after_last_reply_ms) {
@@ -499,7 +499,8 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
         Log(clip.event);
       }
       std::vector<int16_t> frame(kFrameSamples, 0);
-      const size_t n = std::min<size_t>(kFrameSamples, clip.audio->size() - std::min(pos, clip.audio->size()));
+      const size_t n =
+          std::min<size_t>(kFrameSamples, clip.audio->size() - std::min(pos, clip.audio->size()));
       std::copy_n(clip.audio->begin() + pos, n, frame.begin());
       pos += kFrameSamples;
       absl::StatusOr<std::string> payload = (*sender)->EncodePayload(frame);

@@ -117,7 +117,8 @@ TEST(PersonaTest, ErrorsNameTheField) {
   EXPECT_EQ(Error(head + "  ring_ms: -5\n"), "p.yaml: spec.ring_ms: must be between 0 and 600000");
   EXPECT_EQ(Error(head + "  pause_ms: soon\n"), "p.yaml: spec.pause_ms: must be a whole number");
   EXPECT_EQ(Error(head + "  voice: {speed: fast}\n"), "p.yaml: spec.voice.speed: must be a number");
-  EXPECT_THAT(Error(head + "  hangup: {after: 3}\n"), HasSubstr("spec.hangup.after: unknown field"));
+  EXPECT_THAT(Error(head + "  hangup: {after: 3}\n"),
+              HasSubstr("spec.hangup.after: unknown field"));
   EXPECT_EQ(Error(head + "  voicemail: {greeting: hi}\n"),
             "p.yaml: spec.voicemail: only for answer: voicemail");
   EXPECT_THAT(Error(head + "  replis: []\n"), HasSubstr("p.yaml: spec.replis: unknown field"));
@@ -132,9 +133,7 @@ TEST(PersonaTest, LoadFileWantsExactlyOnePersona) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / "persona_test";
   std::filesystem::create_directories(dir);
   const std::string none = (dir / "none.yaml").string();
-  {
-    std::ofstream(none) << "kind: template\nname: t\nspec: {}\n";
-  }
+  { std::ofstream(none) << "kind: template\nname: t\nspec: {}\n"; }
   absl::StatusOr<Persona> p = LoadPersonaFile(none);
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(p.status().message(), HasSubstr("found 0"));

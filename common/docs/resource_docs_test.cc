@@ -298,11 +298,9 @@ TEST_F(LoadResourceDocsTest, LoadsADirectoryInPathOrder) {
 // not have.
 TEST_F(LoadResourceDocsTest, SkipsClientSidePersonas) {
   Write("agent.yaml", "kind: agent\nname: a\nspec: {}\n");
-  Write("personas/lead.yaml",
-        "kind: persona\nname: lead\nspec:\n  replies: [\"Yes.\"]\n");
+  Write("personas/lead.yaml", "kind: persona\nname: lead\nspec:\n  replies: [\"Yes.\"]\n");
   Write("personas/odd.yaml", "kind: persona\nname: Not_A_Resource_Name\nextra: 1\n");
-  Write("mixed.yaml",
-        "kind: persona\nname: lead\nspec: {}\n---\nkind: trunk\nname: t\nspec: {}\n");
+  Write("mixed.yaml", "kind: persona\nname: lead\nspec: {}\n---\nkind: trunk\nname: t\nspec: {}\n");
   absl::StatusOr<std::vector<ResourceDoc>> docs = LoadResourceDocs(dir_.string());
   ASSERT_TRUE(docs.ok()) << docs.status();
   EXPECT_THAT(Refs(*docs), ElementsAre("agent/a", "trunk/t"));
