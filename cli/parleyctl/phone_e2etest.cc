@@ -126,6 +126,60 @@ TEST_F(PhoneTest, AnswersRepliesHangsUpAndRecords) {
   EXPECT_GT(recording->samples.size(), pcm.size());  // the agent's words and the reply
 }
 
+#ifdef PARLEY_HAVE_POCKETSPHINX
+// With a keyed reply, the phone recognises the agent's turn (pocketsphinx) and picks the reply
+// whose phrase it heard, out of list order.
+TEST_F(PhoneTest, KeyedReplyFollowsWhatTheAgentSaid) {
+  const fs::path persona = dir_ / "keyed.yaml";
+  std::ofstream(persona) << "kind: persona\nname: keyed\nspec:\n  ring_ms: 0\n  pause_ms: 500\n"
+                            "  replies:\n    - \"Yes, speaking.\"\n"
+                            "    - {when: [start, three months], say: \"As soon as possible.\"}\n"
+                            "  hangup: {after_s: 6}\n";
+  const fs::path log = dir_ / "keyed.log";
+  const std::string address = "127.0.0.1:" + std::to_string(testing::FreePort());
+  testing::Subprocess phone({testing::BinaryPath("cli/parleyctl/parleyctl"), "phone", "--listen",
+                             address, "--persona", persona.string()},
+                            {}, log.string());
+  for (int i = 0; i < 200 && ReadAll(log).find("listening on") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  auto stub = parley::v1::MediaEndpoint::NewStub(grpcx::MakeChannel({.address = address}));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub->Call(&ctx);
+  MediaMessage invite;
+  invite.mutable_invite()->set_call_id("call-keyed");
+  invite.mutable_invite()->set_sample_rate(16000);
+  ASSERT_TRUE(stream->Write(invite));
+  MediaMessage m;
+  bool answered = false;
+  while (!answered && stream->Read(&m)) answered = m.has_answer();
+  ASSERT_TRUE(answered);
+  auto tts = speech::EspeakTts::Create();
+  ASSERT_TRUE(tts.ok()) << tts.status();
+  std::vector<int16_t> pcm =
+      *(*tts)->Synthesize("Are you hoping to start within the next three months?");
+  auto sender = *media::AudioSender::Create(16000);
+  auto due = std::chrono::steady_clock::now();
+  for (size_t at = 0; at + 320 <= pcm.size(); at += 320) {
+    std::this_thread::sleep_until(due);
+    MediaMessage frame;
+    *frame.mutable_audio() = *sender->Encode(std::span(pcm).subspan(at, 320));
+    stream->Write(frame);
+    due += std::chrono::milliseconds(20);
+  }
+  while (stream->Read(&m) && !m.has_hangup()) {
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  phone.Signal(SIGTERM);
+  EXPECT_EQ(phone.WaitExit(absl::Seconds(10)), 0);
+  const std::string out = ReadAll(log);
+  EXPECT_THAT(out, HasSubstr("agent (recognised): "));
+  EXPECT_THAT(out, HasSubstr("callee: As soon as possible.")) << out;
+}
+#endif
+
 TEST_F(PhoneTest, BadPersonaIsAOneLineErrorNamingTheField) {
   const fs::path persona = dir_ / "bad.yaml";
   std::ofstream(persona) << "kind: persona\nname: bad\nspec:\n  replies: [\"ok\", {say: \"\"}]\n";
