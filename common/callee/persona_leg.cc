@@ -313,7 +313,9 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
   absl::StatusOr<std::unique_ptr<media::AudioSender>> sender =
       media::AudioSender::Create(CallRecording::kRate);
   if (!sender.ok()) return Finish(grpc::Status(grpc::StatusCode::INTERNAL, "no Opus encoder"));
-  recording_ = std::make_unique<CallRecording>();
+  if (options.keep_recording || !options.record_path.empty()) {
+    recording_ = std::make_unique<CallRecording>();
+  }
 
   MediaMessage answer;
   answer.mutable_answer()->set_codec("opus");
@@ -409,7 +411,7 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
     for (const std::string& name : marks) EchoMark(name, /*cleared=*/false);
     const std::vector<int16_t>& heard = played.has_value() ? *played : silence;
     if (played.has_value()) {
-      recording_->Put(CallRecording::kAgent, tick, heard);
+      if (recording_ != nullptr) recording_->Put(CallRecording::kAgent, tick, heard);
       absl::MutexLock lock(&ep_->mu_);
       ++call_->agent_frames;
     }
@@ -508,7 +510,7 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
         MediaMessage out;
         *out.mutable_audio() = (*sender)->Stamp(*std::move(payload), new_run, Clock::now());
         Write(out);
-        recording_->Put(CallRecording::kCallee, tick, frame);
+        if (recording_ != nullptr) recording_->Put(CallRecording::kCallee, tick, frame);
         absl::MutexLock lock(&ep_->mu_);
         ++call_->callee_frames;
       }
