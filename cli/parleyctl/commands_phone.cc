@@ -1,5 +1,8 @@
 // parleyctl phone: the simulated callee. Serves a PersonaEndpoint (common/callee) on --listen until
 // SIGINT/SIGTERM and prints one line per thing that happens on each call.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <memory>
 #include <ostream>
@@ -7,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cli/parleyctl/cli.h"
@@ -67,6 +71,28 @@ absl::StatusOr<callee::Recognizer> MakeRecognizer() {
 }
 #endif
 
+// Every persona in the *.yaml / *.yml files of `dir` (other documents are skipped), by file name.
+absl::StatusOr<std::vector<callee::Persona>> LoadPersonaDir(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string ext = entry.path().extension().string();
+    if (ext == ".yaml" || ext == ".yml") files.push_back(entry.path());
+  }
+  if (ec) return absl::NotFoundError(absl::StrCat(dir, ": ", ec.message()));
+  std::sort(files.begin(), files.end());
+  std::vector<callee::Persona> out;
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    PARLEY_ASSIGN_OR_RETURN(std::vector<callee::Persona> personas,
+                            callee::ParsePersonas(text.str(), file.string()));
+    for (callee::Persona& p : personas) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 absl::Status Phone(Context& ctx) {
   const Args& args = ctx.args();
   const std::string persona_path = args.Flag("persona");
@@ -116,6 +142,15 @@ absl::Status Phone(Context& ctx) {
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<callee::PersonaEndpoint> endpoint,
                           callee::PersonaEndpoint::Create(persona, std::move(options)));
 
+  std::vector<std::string> named;
+  if (const std::string dir = args.Flag("personas"); !dir.empty()) {
+    PARLEY_ASSIGN_OR_RETURN(std::vector<callee::Persona> more, LoadPersonaDir(dir));
+    for (const callee::Persona& p : more) {
+      PARLEY_RETURN_IF_ERROR(endpoint->AddNamedPersona(p));
+      named.push_back(p.name);
+    }
+  }
+
   grpcx::GrpcServer server({.address = listen, .log_requests = false});
   server.AddService(endpoint.get(), "parley.v1.MediaEndpoint");
   PARLEY_RETURN_IF_ERROR(server.Start());
@@ -125,6 +160,10 @@ absl::Status Phone(Context& ctx) {
               << " (" << callee::AnswerModeName(persona.answer) << ", " << persona.replies.size()
               << " replies)" << (args.Flag("record").empty() ? "" : ", recording calls")
               << "; Ctrl-C to stop" << std::endl;
+    if (!named.empty()) {
+      ctx.out() << "phone: a call whose context has persona: NAME gets one of "
+                << absl::StrJoin(named, ", ") << std::endl;
+    }
   }
   grpcx::WaitForTerminationSignal();
   endpoint->HangUpAll();
@@ -136,7 +175,7 @@ absl::Status Phone(Context& ctx) {
 
 Registrar registrar({
     {{"phone"},
-     "phone --persona FILE [--listen ADDR] [--record OUT.wav [--stereo]] [-o json]",
+     "phone --persona FILE [--personas DIR] [--listen ADDR] [--record OUT.wav [--stereo]]",
      "a simulated callee: answers the agents' calls and talks as the persona says",
      Phone},
 });

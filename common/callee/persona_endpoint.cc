@@ -68,11 +68,25 @@ absl::Status PersonaEndpoint::SetPersona(const std::string& number, const Person
   return absl::OkStatus();
 }
 
-std::shared_ptr<const PersonaEndpoint::Prepared> PersonaEndpoint::PersonaFor(
-    const std::string& number) const {
+absl::Status PersonaEndpoint::AddNamedPersona(const Persona& persona) {
+  PARLEY_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> prepared, Prepare(persona));
   absl::MutexLock lock(&mu_);
-  auto it = by_number_.find(number);
+  by_name_[persona.name] = std::move(prepared);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const PersonaEndpoint::Prepared> PersonaEndpoint::PersonaFor(
+    const parley::v1::Invite& invite) const {
+  absl::MutexLock lock(&mu_);
+  if (auto wanted = invite.context().find("persona"); wanted != invite.context().end()) {
+    if (auto it = by_name_.find(wanted->second); it != by_name_.end()) return it->second;
+  }
+  auto it = by_number_.find(invite.to());
   return it != by_number_.end() ? it->second : default_;
+}
+
+std::string PersonaEndpoint::PersonaNameFor(const parley::v1::Invite& invite) const {
+  return PersonaFor(invite)->persona.name;
 }
 
 grpc::Status PersonaEndpoint::Call(
@@ -83,7 +97,7 @@ grpc::Status PersonaEndpoint::Call(
   if (!first.has_invite()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be Invite");
   }
-  std::shared_ptr<const Prepared> prepared = PersonaFor(first.invite().to());
+  std::shared_ptr<const Prepared> prepared = PersonaFor(first.invite());
   CalleeCall* call;
   int generation;
   {

@@ -133,6 +133,14 @@ class PersonaEndpoint final : public parley::v1::MediaEndpoint::Service {
   // Calls to `number` (Invite.to) get `persona`; its replies are synthesised now. Fails like
   // Create.
   absl::Status SetPersona(const std::string& number, const Persona& persona);
+  // Calls whose Invite.context has `persona: <persona.name>` get `persona`, whatever the number
+  // (so one phone serves every scenario: the call's context picks the callee). Synthesises like
+  // SetPersona and fails like it.
+  absl::Status AddNamedPersona(const Persona& persona);
+
+  // The persona a call with this Invite gets: the named one its context asks for, else the one
+  // set for its number, else the default.
+  std::string PersonaNameFor(const parley::v1::Invite& invite) const;
 
   grpc::Status Call(grpc::ServerContext* context,
                     grpc::ServerReaderWriter<parley::v1::MediaMessage, parley::v1::MediaMessage>*
@@ -164,7 +172,7 @@ class PersonaEndpoint final : public parley::v1::MediaEndpoint::Service {
 
   PersonaEndpoint(PersonaEndpointOptions options, std::unique_ptr<speech::EspeakTts> own_tts);
   absl::StatusOr<std::shared_ptr<const Prepared>> Prepare(const Persona& persona);
-  std::shared_ptr<const Prepared> PersonaFor(const std::string& number) const;
+  std::shared_ptr<const Prepared> PersonaFor(const parley::v1::Invite& invite) const;
 
   PersonaEndpointOptions options_;
   std::unique_ptr<speech::EspeakTts> own_tts_;
@@ -173,6 +181,7 @@ class PersonaEndpoint final : public parley::v1::MediaEndpoint::Service {
   mutable absl::Mutex mu_;
   std::shared_ptr<const Prepared> default_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<const Prepared>> by_number_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const Prepared>> by_name_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<CalleeCall>> calls_ ABSL_GUARDED_BY(mu_);
   int hangup_generation_ ABSL_GUARDED_BY(mu_) = 0;
   int live_ ABSL_GUARDED_BY(mu_) = 0;

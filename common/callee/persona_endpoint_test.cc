@@ -505,6 +505,22 @@ TEST_F(PersonaEndpointTest, SecondInviteIsAProtocolError) {
   EXPECT_FALSE(WaitEnded("call-bad").EventsOf("protocol_error").empty());
 }
 
+TEST_F(PersonaEndpointTest, TheCallContextPicksANamedPersona) {
+  Serve(Parse("kind: persona\nname: default\nspec: {}\n"));
+  ASSERT_TRUE(
+      endpoint_->AddNamedPersona(Parse("kind: persona\nname: busy\nspec: {answer: busy}\n")).ok());
+  ASSERT_TRUE(
+      endpoint_->SetPersona("+1n", Parse("kind: persona\nname: by-number\nspec: {}\n")).ok());
+  parley::v1::Invite invite;
+  EXPECT_EQ(endpoint_->PersonaNameFor(invite), "default");
+  invite.set_to("+1n");
+  EXPECT_EQ(endpoint_->PersonaNameFor(invite), "by-number");
+  (*invite.mutable_context())["persona"] = "busy";
+  EXPECT_EQ(endpoint_->PersonaNameFor(invite), "busy");
+  (*invite.mutable_context())["persona"] = "nobody";
+  EXPECT_EQ(endpoint_->PersonaNameFor(invite), "by-number");
+}
+
 // Every persona shipped in deploy/examples/personas loads and synthesises (its voice exists).
 TEST_F(PersonaEndpointTest, ShippedPersonasSynthesise) {
   Serve(Parse("kind: persona\nname: p\nspec: {}\n"));
