@@ -112,6 +112,26 @@ const GraphModel::Edge* ConversationEngine::FindEdge(const std::string& intent,
   return nullptr;
 }
 
+const GraphModel::Edge* ConversationEngine::FindEdgeForTurn(std::string_view text) const {
+  const GraphModel::Node* node = model_->node(current_);
+  std::optional<Json> scope;
+  for (const GraphModel::Edge& edge : node->edges) {
+    const std::string& wants = edge.spec->intent();
+    if (!wants.empty()) {
+      const speech::IntentPhrases* intent = model_->intent(wants);
+      if (intent == nullptr || !speech::MatchIntent(text, std::span(intent, 1)).has_value()) {
+        continue;
+      }
+    }
+    if (edge.has_condition) {
+      if (!scope.has_value()) scope = ConditionScope();
+      if (!edge.condition.Evaluate(*scope)) continue;
+    }
+    return &edge;
+  }
+  return nullptr;
+}
+
 bool ConversationEngine::Take(const GraphModel::Edge& edge, const std::string& intent,
                               std::string_view via) {
   const std::string& to = edge.spec->to();
@@ -125,11 +145,20 @@ bool ConversationEngine::Take(const GraphModel::Edge& edge, const std::string& i
 
 void ConversationEngine::Say(std::string_view text, TurnOutput& out, TextSink on_text) {
   if (text.empty()) return;
-  if (!out.text.empty()) out.text += ' ';
+  // The sink gets a stream: lines after the first carry the space that separates them, so a
+  // sentence chunker downstream sees "one. Two" and not "one.Two".
+  const bool first = out.text.empty();
+  if (!first) out.text += ' ';
   out.text += text;
   if (!said_.empty()) said_ += ' ';
   said_ += text;
-  on_text(text);
+  if (first) {
+    on_text(text);
+  } else {
+    std::string spaced(" ");
+    spaced.append(text);
+    on_text(spaced);
+  }
 }
 
 void ConversationEngine::FlushSaid() {
@@ -242,14 +271,18 @@ absl::StatusOr<TurnOutput> ConversationEngine::OnUserTurn(std::string_view text,
     FinishTurn(out);
     return out;
   }
-  // (3) Route. The intent is matched among the intents this node tests, in the graph's order,
-  // so a phrase of an intent the node does not care about cannot mask one it does ("yes, the
-  // first one" picks the first slot rather than a bare "yes").
+  // (3) Route: the node's transitions in order, the first whose intent the turn expresses (and
+  // whose condition holds) wins — the graph lists the specific intents before the general ones,
+  // so "the earlier one, neither of the others" books the first slot in a node that tests
+  // slot_first before callback. The intent reported is the taken transition's, else the first
+  // of the graph's intents the turn expresses.
   const GraphModel::Node* node = model_->node(current_);
-  std::optional<std::string> intent = speech::MatchIntent(text, node->tested_intents);
-  if (!intent.has_value()) intent = speech::MatchIntent(text, model_->intents());
-  out.intent = intent.value_or("");
-  const GraphModel::Edge* edge = FindEdge(out.intent, false);
+  const GraphModel::Edge* edge = FindEdgeForTurn(text);
+  if (edge != nullptr && !edge->spec->intent().empty()) {
+    out.intent = edge->spec->intent();
+  } else {
+    out.intent = speech::MatchIntent(text, model_->intents()).value_or("");
+  }
   if (edge != nullptr) {
     const char* via = !edge->spec->intent().empty() ? "intent"
                       : edge->has_condition         ? "condition"

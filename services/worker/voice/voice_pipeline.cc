@@ -324,19 +324,7 @@ void VoicePipeline::Event(std::string type, std::map<std::string, std::string> d
 
 void VoicePipeline::Prepare() {
   if (!greeting_.empty() || !greeting_text_.empty()) return;
-  // The recogniser (model loading can take a while) and the greeting, while the phone rings.
-  speech::SttSessionOptions stt_options{.phrases = dialogue_->ExpectedPhrases()};
-  if (settings_.voicemail_detect && !stt_options.phrases.empty()) {
-    for (const std::string& p : VoicemailPhrases()) stt_options.phrases.push_back(p);
-  }
-  absl::StatusOr<std::unique_ptr<speech::SttSession>> stt =
-      providers_.stt->StartSession(stt_options);
-  if (stt.ok()) {
-    stt_ = std::move(*stt);
-  } else {
-    log::Warn("no recogniser for the call",
-              {{"call_id", call_.call_id}, {"error", stt.status().ToString()}});
-  }
+  // The greeting and the recogniser (model loading can take a while), while the phone rings.
   speech::SentenceChunker chunker;
   std::vector<std::string> sentences;
   absl::StatusOr<DialogueTurn> turn = dialogue_->Start([&](std::string_view text) {
@@ -349,6 +337,19 @@ void VoicePipeline::Prepare() {
     return;
   }
   greeting_turn_ = *turn;
+  // The recogniser listens for what the greeting's node expects.
+  // Mailbox phrases stay out of the recogniser's phrases: with a grammar, a person's "yes,
+  // speaking" came out as "after the beep". Machines are caught by their long greeting and beep;
+  // open-vocabulary recognisers hear the phrases anyway.
+  speech::SttSessionOptions stt_options{.phrases = dialogue_->ExpectedPhrases()};
+  absl::StatusOr<std::unique_ptr<speech::SttSession>> stt =
+      providers_.stt->StartSession(stt_options);
+  if (stt.ok()) {
+    stt_ = std::move(*stt);
+  } else {
+    log::Warn("no recogniser for the call",
+              {{"call_id", call_.call_id}, {"error", stt.status().ToString()}});
+  }
   for (const std::string& sentence : sentences) {
     std::vector<int16_t> pcm;
     absl::Status status = providers_.tts->Synthesize(
@@ -496,9 +497,24 @@ void VoicePipeline::Post(Job job) {
   speak_cv_.Signal();
 }
 
+void VoicePipeline::FillGaps() {
+  // A callee side may stop sending while it is silent (discontinuous transmission, a stalled
+  // stream): the listener hears silence then, or speech would never end and no turn would.
+  if (next_frame_due_ == absl::InfinitePast()) return;
+  absl::Time now = clock_->Now();
+  constexpr absl::Duration kFrame = absl::Milliseconds(audio::kFrameMs);
+  for (int n = 0; now - next_frame_due_ >= 2 * kFrame && n < 100; ++n) {
+    absl::Time due = next_frame_due_;
+    ProcessFrame(audio::SilenceFrame());
+    next_frame_due_ = due + kFrame;
+  }
+  if (now - next_frame_due_ >= 2 * kFrame) next_frame_due_ = now - kFrame;
+}
+
 void VoicePipeline::ProcessFrame(const audio::PcmFrame& frame) {
   if (host_ == nullptr || ending_) return;
   absl::Time now = clock_->Now();
+  next_frame_due_ = now + absl::Milliseconds(audio::kFrameMs);
   if (voicemail_ != Voicemail::kNone) DetectVoicemail(frame);
   if (ending_) return;
   speech::VadEvent event = vad_.Process(frame.samples);
@@ -627,6 +643,7 @@ void VoicePipeline::EndTurn() {
 
 void VoicePipeline::CheckTimers() {
   if (host_ == nullptr || stopping_) return;
+  FillGaps();
   absl::Time now = clock_->Now();
   // An agent turn ends when everything it queued has been sent.
   if (agent_ && !agent_->producing && host_->leg().QueuedAudio() == absl::ZeroDuration()) {
@@ -741,7 +758,10 @@ void VoicePipeline::FinishAgentTurn(bool interrupted, std::string heard) {
   turn.set_interrupted(interrupted);
   if (interrupted) turn.set_heard_text(heard);
   agent_.reset();
-  if (!turn.text().empty()) records_.push_back(std::move(turn));
+  if (!turn.text().empty()) {
+    records_.push_back(std::move(turn));
+    speak_cv_.Signal();  // the speaker writes turns when idle
+  }
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -175,6 +175,7 @@ class VoicePipeline final : public CallPipeline {
   void ListenLoop();
   void ProcessFrame(const audio::PcmFrame& frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CheckTimers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillGaps() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MaybeInterrupt() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnUtteranceEnd() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndTurn() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -214,6 +215,8 @@ class VoicePipeline final : public CallPipeline {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<std::pair<audio::PcmFrame, absl::Time>> frames_ ABSL_GUARDED_BY(mu_);  // + arrival
   absl::Time frame_arrival_ ABSL_GUARDED_BY(mu_);  // of the frame being processed
+  // When the next callee frame is due; InfinitePast before the first one.
+  absl::Time next_frame_due_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
   bool speaker_busy_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> held_events_

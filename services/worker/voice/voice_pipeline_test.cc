@@ -327,6 +327,15 @@ TEST_F(VoicePipelineTest, SpeechResetsTheSilenceTimer) {
   pipeline_->Stop("callee_hangup");
 }
 
+// Some callee sides send nothing while silent: speech must still end, and the turn with it.
+TEST_F(VoicePipelineTest, ACalleeThatStopsSendingEndsItsTurn) {
+  Start({}, {"yes speaking"}, "Hello.", {{.text = "Great.", .turn = {}}});
+  Callee(absl::Seconds(1), "speech");
+  Wait(absl::Seconds(2));  // no frames at all
+  EXPECT_EQ(dialogue_->heard, std::vector<std::string>{"yes speaking"});
+  pipeline_->Stop("callee_hangup");
+}
+
 TEST_F(VoicePipelineTest, MaxDurationSaysGoodbyeAndEnds) {
   VoiceSettings settings;
   settings.max_duration = absl::Seconds(10);
