@@ -833,7 +833,9 @@ void VoicePipeline::RunJob(Job job) {
   {
     absl::MutexLock lock(&mu_);
     if (host_ == nullptr || stopping_) return;
-    // A reply replaces any turn still playing (allow: false lets it finish first).
+    // A turn still playing (the callee spoke while interruptions are off) is recorded as said;
+    // the new one queues behind its audio.
+    if (agent_) FinishAgentTurn(false, "");
     agent_ = AgentTurn{.seq = next_seq_++,
                        .node = dialogue_->current_node(),
                        .start = clock_->Now(),
