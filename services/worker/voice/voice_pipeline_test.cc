@@ -533,3 +533,55 @@ TEST(VoicePipelineFactoryTest, UnknownProviderFailsNamingIt) {
 
 }  // namespace
 }  // namespace parley::worker
+
+namespace parley::worker {
+namespace {
+
+// The same barge-in with the production threads on the wall clock: the listener sees the
+// callee's speech while the speaker's turn plays, Clears the leg and the transcript keeps only
+// what was sent. (The 100 ms bound is checked deterministically above, on the fake clock.)
+TEST(VoicePipelineThreadedTest, BargeInOnTheListenerThread) {
+  speech::Clock* clock = speech::SystemClock::Get();
+  FakeLeg leg(clock);
+  FakeHost host(&leg);
+  MemoryRecorder recorder;
+  auto stt = std::make_shared<ListSpeechToText>(std::vector<std::string>{"hold on"});
+  auto tts = std::make_shared<ToneSpeech>();
+  VoiceSettings settings;
+  settings.interrupt_min = absl::Milliseconds(300);
+  VoicePipeline pipeline({.recorder = &recorder, .clock = clock, .threaded = true},
+                         {.call_id = "c_threaded", .to = "+14155550100"}, settings,
+                         {.stt = stt, .tts = tts, .llm = nullptr});
+  auto dialogue = std::make_unique<TestDialogue>(
+      kLongGreeting, std::vector<TestDialogue::Line>{{.text = "Sure.", .turn = {}}});
+  TestDialogue* d = dialogue.get();
+  pipeline.SetDialogue(std::move(dialogue));
+  pipeline.Prepare();
+  pipeline.OnAnswered(host);
+  std::mt19937 rng(11);
+  auto feed = [&](absl::Duration length, std::string_view kind) {
+    absl::Time next = absl::Now();
+    for (absl::Duration t; t < length; t += kFrame) {
+      pipeline.OnAudio(CalleeFrame(kind, rng));
+      next += kFrame;
+      absl::SleepFor(next - absl::Now());
+    }
+  };
+  feed(absl::Milliseconds(600), "silence");
+  feed(absl::Milliseconds(800), "speech");
+  feed(absl::Milliseconds(1500), "silence");
+  pipeline.Stop("callee_hangup");
+  EXPECT_EQ(leg.clears(), 1);
+  ASSERT_EQ(d->interrupted.size(), 1u);
+  EXPECT_EQ(d->heard, std::vector<std::string>{"hold on"});
+  std::vector<parley::v1::Turn> turns = recorder.Sorted();
+  ASSERT_GE(turns.size(), 3u);
+  EXPECT_TRUE(turns[0].interrupted());
+  EXPECT_EQ(turns[0].heard_text(), d->interrupted[0]);
+  EXPECT_LT(turns[0].heard_text().size(), turns[0].text().size());
+  EXPECT_EQ(turns[1].text(), "hold on");
+  EXPECT_EQ(turns[2].text(), "Sure.");
+}
+
+}  // namespace
+}  // namespace parley::worker
