@@ -84,6 +84,11 @@ void PrintEvent(Context& ctx, const parley::v1::CallEvent& e) {
               << (text == e.detail().end() ? "" : text->second) << "\n";
     return;
   }
+  if (e.type() == "node") {
+    auto node = e.detail().find("node");
+    ctx.out() << when << "  (node " << (node == e.detail().end() ? "?" : node->second) << ")\n";
+    return;
+  }
   if (e.type() != "status") {
     ctx.out() << when << "  (" << e.type() << ")\n";
     return;

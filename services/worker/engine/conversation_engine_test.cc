@@ -74,7 +74,7 @@ TEST(ScriptedEngineTest, WalksLeadQualifierToABooking) {
   EXPECT_EQ(out.intent, "timeline_soon");
   out = h.Turn("yes please");
   EXPECT_EQ(out.node, "book");
-  EXPECT_THAT(out.text, HasSubstr("tomorrow at 10 a.m., or Thursday at 2 p.m."));
+  EXPECT_THAT(out.text, HasSubstr("tomorrow at ten in the morning, or Thursday at two in the afternoon"));
   out = h.Turn("the first one");
   EXPECT_EQ(out.node, "exit");
   EXPECT_TRUE(out.end_call);

@@ -799,7 +799,23 @@ void VoicePipeline::FlushRecords() {
     turns.swap(records_);
   }
   if (turns.empty()) return;
+  std::sort(turns.begin(), turns.end(),
+            [](const parley::v1::Turn& a, const parley::v1::Turn& b) { return a.seq() < b.seq(); });
   absl::Status status = options_.recorder->AppendTurns(call_.call_id, call_.attempt, turns);
+  if (status.ok()) {
+    // The call's event stream carries the conversation too, so watchers (parleyctl call create
+    // --wait, integrations on WatchEvents) follow it live.
+    for (const parley::v1::Turn& turn : turns) {
+      std::string role = turn.role() == parley::v1::ROLE_AGENT    ? "agent"
+                         : turn.role() == parley::v1::ROLE_CALLEE ? "callee"
+                                                                  : "system";
+      std::map<std::string, std::string> detail = {
+          {"role", role}, {"text", turn.interrupted() ? turn.heard_text() + " …" : turn.text()}};
+      if (!turn.node().empty()) detail["node"] = turn.node();
+      if (turn.interrupted()) detail["interrupted"] = "true";
+      Event("turn", std::move(detail));
+    }
+  }
   if (!status.ok()) {
     // Kept for the next flush (AppendTurns is idempotent by seq), at the latest in Stop.
     log::Warn("transcript turns not written",
@@ -829,6 +845,8 @@ void VoicePipeline::RunJob(Job job) {
     if (job.end_outcome) EndCallNow(*job.end_outcome, job.end_reason);
     return;
   }
+  // The callee's turn is written (and shown to watchers) before the reply it causes.
+  if (job.kind == Job::Kind::kReply) FlushRecords();
   auto cancel = std::make_shared<speech::CancelFlag>();
   {
     absl::MutexLock lock(&mu_);
