@@ -14,6 +14,7 @@
 #include "common/grpc/client.h"
 #include "common/grpc/server.h"
 #include "common/json/struct_convert.h"
+#include "parley/v1/config.grpc.pb.h"
 #include "parley/v1/state.grpc.pb.h"
 #include "services/config-api/resource_kind.h"
 #include "services/worker/service_clients.h"
@@ -164,6 +165,34 @@ TEST_F(LeadQualifierCallTest, WalksTheGraphBooksAndRemembersTheLead) {
   EXPECT_EQ(nodes[1], "verify");
   EXPECT_EQ(nodes[2], "answer");  // not qualify
   EXPECT_EQ(State(to).value("call_count", 0), 2);
+}
+
+// "Please stop calling me": the agent confirms, ends the call, and config-api's DNC list has the
+// number with this call's id.
+TEST_F(LeadQualifierCallTest, OptOutEndsTheCallAndPutsTheNumberOnTheDncList) {
+  auto persona = callee::LoadPersonaFile(std::string(PARLEY_SOURCE_DIR) +
+                                         "/deploy/examples/personas/opt-out.yaml");
+  ASSERT_TRUE(persona.ok()) << persona.status();
+  const std::string to = testing::NewNumber();
+  ASSERT_TRUE(endpoint_->SetPersona(to, *persona).ok());
+  std::string id = calls_->CreateCall({.agent = "lead-qualifier", .to = to});
+  calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(90));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "opt_out");
+  EXPECT_EQ(Nodes(id), (std::vector<std::string>{"greet", "opt_out"}));
+
+  auto stub = parley::v1::ConfigService::NewStub(
+      grpcx::MakeChannel({.address = services_->config_address()}));
+  parley::v1::CheckDncRequest request;
+  request.set_number(to);
+  parley::v1::CheckDncResponse response;
+  auto context = grpcx::MakeContext({.address = services_->config_address()});
+  grpc::Status s = stub->CheckDnc(context.get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(response.blocked());
+  EXPECT_EQ(response.entry().call_id(), id);
+  EXPECT_EQ(response.entry().reason(), "opt_out");
+  EXPECT_EQ(State(to).value("opted_out", false), true);
 }
 
 }  // namespace
