@@ -71,64 +71,64 @@ redis::RedisScript Make(const char* body) {
 
 }  // namespace
 
-// ARGV: prefix, call_id, now, due, idem_key ('' = none), idem_ttl, maxlen, field, value, …
+// ARGV: prefix, call_id, now, status ('queued' | 'scheduled'), due, idem_key ('' = none),
+// idem_ttl, maxlen, ttl, attempt, campaign, to, dnc_key ('' = no DNC check), reject_reason
+// ('' = none), then the hash's field, value, … as written for `status` (created, updated, due
+// included).
+// Returns {'existing', id, HGETALL} | {'exists', id} | {'dnc_unknown', id} |
+//         {'created', id, status} | {'rejected', id, reason, dnc list ('' | global | campaign)}.
+// The hottest script: no shared prelude (its tables and closures would be built on every run),
+// the hash written straight from ARGV, nothing read back that the caller already knows.
 const redis::RedisScript& CreateScript() {
-  static const redis::RedisScript* script = new redis::RedisScript(Make(R"lua(
-local prefix, call_id, now, due = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local idem = ARGV[5]
+  static const redis::RedisScript* script = new redis::RedisScript(R"lua(
+local prefix, call_id, now, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local idem, attempt, campaign, reason = ARGV[6], ARGV[10], ARGV[11], ARGV[14]
 if idem ~= '' then
   local existing = redis.call('GET', prefix .. 'idem:' .. idem)
   if existing then
     return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
   end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', call_id, {}} end
-local fields = {}
-for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-local status = 'queued'
-if due > now then status = 'scheduled' end
-redis.call('HSET', KEYS[1], 'status', status, 'created', now, 'updated', now, 'due', due)
-local attempt = redis.call('HGET', KEYS[1], 'attempt')
-local campaign = redis.call('HGET', KEYS[1], 'campaign') or ''
-emit(prefix, call_id, ARGV[7], status_event(call_id, status, attempt, '', campaign, now, ''))
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 1 then return {'exists', call_id} end
+local dnc = ''
+local dnc_key = ARGV[13]
+if dnc_key ~= '' then
+  -- Only a set config-api built in full can say "not listed".
+  if redis.call('SISMEMBER', dnc_key, '!complete') == 0 then return {'dnc_unknown', call_id} end
+  if redis.call('SISMEMBER', dnc_key, ':' .. ARGV[12]) == 1 then
+    dnc = 'global'
+  elseif campaign ~= '' and redis.call('SISMEMBER', dnc_key, campaign .. ':' .. ARGV[12]) == 1 then
+    dnc = 'campaign'
+  end
+  if dnc ~= '' then reason = 'dnc' end
+end
+redis.call('HSET', key, unpack(ARGV, 15))
+if reason ~= '' then
+  status = 'rejected'
+  redis.call('HSET', key, 'status', status, 'ended_reason', reason, 'ended', now)
+  redis.call('HDEL', key, 'due')
+end
+local ev = {'type', 'status', 'call_id', call_id, 'status', status, 'attempt', attempt,
+            'worker', '', 'campaign', campaign, 'time', now, 'ended_reason', reason}
+local events = prefix .. 'call:' .. call_id .. ':events'
+redis.call('XADD', events, '*', unpack(ev))
+redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', ARGV[8], '*', unpack(ev))
 if status == 'queued' then
   redis.call('XADD', prefix .. 'jobs', '*', 'call_id', call_id, 'attempt', attempt)
-else
-  redis.call('ZADD', prefix .. 'delayed', due, call_id)
+elseif status == 'scheduled' then
+  redis.call('ZADD', prefix .. 'delayed', ARGV[5], call_id)
 end
-if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[6]) end
 redis.call('ZADD', prefix .. 'calls:created', now, call_id)
 if campaign ~= '' then redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id) end
-return {'created', call_id, redis.call('HGETALL', KEYS[1])}
-)lua"));
-  return *script;
-}
-
-// ARGV: prefix, call_id, now, reason, maxlen, ttl, idem_key, idem_ttl, field, value, …
-const redis::RedisScript& RejectScript() {
-  static const redis::RedisScript* script = new redis::RedisScript(Make(R"lua(
-local prefix, call_id, now, idem = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[7]
-if idem ~= '' then
-  local existing = redis.call('GET', prefix .. 'idem:' .. idem)
-  if existing then
-    return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
-  end
+if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[7]) end
+if status == 'rejected' then
+  redis.call('EXPIRE', key, ARGV[9])
+  redis.call('EXPIRE', events, ARGV[9])
+  return {'rejected', call_id, reason, dnc}
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', call_id, {}} end
-local fields = {}
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('HSET', KEYS[1], 'status', 'rejected', 'ended_reason', ARGV[4], 'created', now,
-           'updated', now, 'ended', now)
-local campaign = redis.call('HGET', KEYS[1], 'campaign') or ''
-emit(prefix, call_id, ARGV[5], status_event(call_id, 'rejected', 1, '', campaign, now, ARGV[4]))
-redis.call('ZADD', prefix .. 'calls:created', now, call_id)
-if campaign ~= '' then redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id) end
-expire_call(prefix, call_id, ARGV[6])
-if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[8]) end
-return {'created', call_id, redis.call('HGETALL', KEYS[1])}
-)lua"));
+return {'created', call_id, status}
+)lua");
   return *script;
 }
 
