@@ -9,6 +9,7 @@
 //
 //   eval "$(scripts/infra up)"
 //   build/bench/dispatch_bench [--threads=16] [--seconds=5] [--rate=1000]
+//   build/bench/dispatch_bench --only=1 --seconds=10   # CreateCall alone (2: baseline), for perf
 //
 // Prints one JSON line:
 //   {"bench":"dispatch","calls_per_s":…,"p50_ms":…,"p99_ms":…,"baseline_calls_per_s":…,
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc/client.h"
 #include "common/json/struct_convert.h"
 #include "common/log/log.h"
@@ -136,6 +138,8 @@ int main(int argc, char** argv) {
   const int seconds = IntFlag(argc, argv, "seconds", 5);
   const int rate = IntFlag(argc, argv, "rate", 1000);
   log::Init({.level = log::Level::kError});
+  // As the services do (grpcx::ServiceOptionsFromFlags).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   dispatcher::testing::ConfigApiEnv config;
   config.MakeAgent("bench-agent");
@@ -186,6 +190,18 @@ int main(int argc, char** argv) {
     auto r = env.store().Create(std::move(c), absl::ToUnixMillis(absl::Now()), {.dnc = true});
     return r.ok() && r->created;
   };
+  if (int only = IntFlag(argc, argv, "only", 0); only > 0) {
+    // For profilers: CreateCall (1) or the empty handler (2) alone, saturated, after a warm-up;
+    // a "start" line on stderr marks the measured part.
+    std::function<bool(int, int)> call = create;
+    if (only == 2) call = empty;
+    Saturate(threads, 1, call);
+    std::fprintf(stderr, "start\n");
+    Result r = Saturate(threads, seconds, call);
+    std::printf("{\"calls_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f}\n", r.per_s, r.p50_ms,
+                r.p99_ms);
+    return 0;
+  }
   Result store_only = Saturate(threads, seconds, store_create);
   std::fprintf(stderr, "CallStore::Create alone: %.0f/s p50 %.3f p99 %.3f\n", store_only.per_s,
                store_only.p50_ms, store_only.p99_ms);
