@@ -46,10 +46,15 @@ absl::Status CheckPrintable(std::string_view field, std::string_view value, size
   return absl::OkStatus();
 }
 
+// Serialises `value` into `*json` ("{}" when empty) and checks its size.
 absl::Status CheckJsonSize(std::string_view field, const google::protobuf::Struct& value,
-                           size_t max) {
-  if (value.fields().empty()) return absl::OkStatus();
-  size_t size = json::StructToJson(value).dump().size();
+                           size_t max, std::string* json) {
+  if (value.fields().empty()) {
+    *json = "{}";
+    return absl::OkStatus();
+  }
+  *json = json::StructToJson(value).dump();
+  const size_t size = json->size();
   if (size > max) {
     return InvalidField(
         field, absl::StrCat("larger than ", max / 1024, " KiB (", size, " bytes as JSON)"));
@@ -76,7 +81,11 @@ std::string NewCallId() {
 }
 
 absl::Status CheckCreateCallRequest(const CreateCallRequest& request, absl::Time now,
-                                    const AdmissionOptions& options) {
+                                    const AdmissionOptions& options, std::string* context_json,
+                                    std::string* overrides_json) {
+  std::string context_scratch, overrides_scratch;
+  if (context_json == nullptr) context_json = &context_scratch;
+  if (overrides_json == nullptr) overrides_json = &overrides_scratch;
   if (request.to().find_first_not_of(" \t") == std::string::npos) {
     return InvalidField("to", "required");
   }
@@ -89,9 +98,10 @@ absl::Status CheckCreateCallRequest(const CreateCallRequest& request, absl::Time
   if (!request.campaign().empty() && !IsResourceName(request.campaign())) {
     return InvalidField("campaign", "not a valid name (lower-kebab-case, 1-63 characters)");
   }
-  PARLEY_RETURN_IF_ERROR(CheckJsonSize("context", request.context(), options.max_context_bytes));
   PARLEY_RETURN_IF_ERROR(
-      CheckJsonSize("overrides", request.overrides(), options.max_context_bytes));
+      CheckJsonSize("context", request.context(), options.max_context_bytes, context_json));
+  PARLEY_RETURN_IF_ERROR(
+      CheckJsonSize("overrides", request.overrides(), options.max_context_bytes, overrides_json));
   if (!request.from().empty() && !phone::IsE164(request.from())) {
     return InvalidField("from", "must be an E.164 number (+14155552671)");
   }
@@ -139,7 +149,9 @@ absl::StatusOr<Admission> CallAdmitter::FromExisting(calls::CallRecord call) {
 absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) {
   const absl::Time now = Now();
   const int64_t now_ms = absl::ToUnixMillis(now);
-  PARLEY_RETURN_IF_ERROR(CheckCreateCallRequest(request, now, options_));
+  std::string context_json, overrides_json;
+  PARLEY_RETURN_IF_ERROR(
+      CheckCreateCallRequest(request, now, options_, &context_json, &overrides_json));
 
   // 2. A repeated request: answer what the first one got.
   if (!request.idempotency_key().empty()) {
@@ -181,8 +193,8 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
   call.from = request.from();
   call.agent = agent;
   call.campaign = request.campaign();
-  call.context_json = json::StructToJson(request.context()).dump();
-  call.overrides_json = json::StructToJson(request.overrides()).dump();
+  call.context_json = std::move(context_json);
+  call.overrides_json = std::move(overrides_json);
   const bool inbound = request.direction() == parley::v1::DIRECTION_INBOUND;
   call.direction = inbound ? "inbound" : "outbound";
   call.lead_id = request.lead_id();

@@ -72,9 +72,13 @@ struct Admission {
   bool created = false;
 };
 
-// Check 1 above: INVALID_ARGUMENT "<field>: <reason>" for the first field that is wrong.
+// Check 1 above: INVALID_ARGUMENT "<field>: <reason>" for the first field that is wrong. The JSON
+// of `context` and `overrides` ("{}" when empty), serialised for the size check, is left in
+// `context_json` / `overrides_json` when they are given, so the caller need not serialise again.
 absl::Status CheckCreateCallRequest(const parley::v1::CreateCallRequest& request, absl::Time now,
-                                    const AdmissionOptions& options);
+                                    const AdmissionOptions& options,
+                                    std::string* context_json = nullptr,
+                                    std::string* overrides_json = nullptr);
 
 // A new unique call id ("c_" + 24 hex digits, 96 random bits).
 std::string NewCallId();
