@@ -71,63 +71,80 @@ redis::RedisScript Make(const char* body) {
 
 }  // namespace
 
-// ARGV: prefix, call_id, now, status ('queued' | 'scheduled'), due, idem_key ('' = none),
-// idem_ttl, maxlen, ttl, attempt, campaign, to, dnc_key ('' = no DNC check), reject_reason
+// Creates one or more calls, each exactly as if alone, in order (CallStore batches concurrent
+// Creates into one run). ARGV: prefix, idem_ttl, maxlen, ttl, dnc_key, then per call: n (the
+// number of values that follow for this call), call_id, now, status ('queued' | 'scheduled'),
+// due, idem_key ('' = none), attempt, campaign, to, check_dnc ('1' | ''), reject_reason
 // ('' = none), then the hash's field, value, … as written for `status` (created, updated, due
-// included).
-// Returns {'existing', id, HGETALL} | {'exists', id} | {'dnc_unknown', id} |
-//         {'created', id, status} | {'rejected', id, reason, dnc list ('' | global | campaign)}.
+// included). No KEYS: every key derives from the prefix (one Redis instance, not a cluster).
+// Returns one reply per call: {'existing', id, HGETALL} | {'exists', id} | {'dnc_unknown', id} |
+// {'created', id, status} | {'rejected', id, reason, dnc list ('' | global | campaign)}.
 // The hottest script: no shared prelude (its tables and closures would be built on every run),
 // the hash written straight from ARGV, nothing read back that the caller already knows.
 const redis::RedisScript& CreateScript() {
   static const redis::RedisScript* script = new redis::RedisScript(R"lua(
-local prefix, call_id, now, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local idem, attempt, campaign, reason = ARGV[6], ARGV[10], ARGV[11], ARGV[14]
-if idem ~= '' then
-  local existing = redis.call('GET', prefix .. 'idem:' .. idem)
-  if existing then
-    return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
+local prefix, idem_ttl, maxlen, ttl, dnc_key = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+
+local function create(i, last)
+  local call_id, now, status, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local idem, attempt, campaign, to = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local check_dnc, reason = ARGV[i + 8], ARGV[i + 9]
+  if idem ~= '' then
+    local existing = redis.call('GET', prefix .. 'idem:' .. idem)
+    if existing then
+      return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
+    end
   end
-end
-local key = KEYS[1]
-if redis.call('EXISTS', key) == 1 then return {'exists', call_id} end
-local dnc = ''
-local dnc_key = ARGV[13]
-if dnc_key ~= '' then
-  -- Only a set config-api built in full can say "not listed".
-  if redis.call('SISMEMBER', dnc_key, '!complete') == 0 then return {'dnc_unknown', call_id} end
-  if redis.call('SISMEMBER', dnc_key, ':' .. ARGV[12]) == 1 then
-    dnc = 'global'
-  elseif campaign ~= '' and redis.call('SISMEMBER', dnc_key, campaign .. ':' .. ARGV[12]) == 1 then
-    dnc = 'campaign'
+  local key = prefix .. 'call:' .. call_id
+  if redis.call('EXISTS', key) == 1 then return {'exists', call_id} end
+  local dnc = ''
+  if check_dnc ~= '' then
+    -- Only a set config-api built in full can say "not listed".
+    if redis.call('SISMEMBER', dnc_key, '!complete') == 0 then return {'dnc_unknown', call_id} end
+    if redis.call('SISMEMBER', dnc_key, ':' .. to) == 1 then
+      dnc = 'global'
+    elseif campaign ~= '' and redis.call('SISMEMBER', dnc_key, campaign .. ':' .. to) == 1 then
+      dnc = 'campaign'
+    end
+    if dnc ~= '' then reason = 'dnc' end
   end
-  if dnc ~= '' then reason = 'dnc' end
+  redis.call('HSET', key, unpack(ARGV, i + 10, last))
+  if reason ~= '' then
+    status = 'rejected'
+    redis.call('HSET', key, 'status', status, 'ended_reason', reason, 'ended', now)
+    redis.call('HDEL', key, 'due')
+  end
+  local ev = {'type', 'status', 'call_id', call_id, 'status', status, 'attempt', attempt,
+              'worker', '', 'campaign', campaign, 'time', now, 'ended_reason', reason}
+  local events = key .. ':events'
+  redis.call('XADD', events, '*', unpack(ev))
+  redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', maxlen, '*', unpack(ev))
+  if status == 'queued' then
+    redis.call('XADD', prefix .. 'jobs', '*', 'call_id', call_id, 'attempt', attempt)
+  elseif status == 'scheduled' then
+    redis.call('ZADD', prefix .. 'delayed', due, call_id)
+  end
+  redis.call('ZADD', prefix .. 'calls:created', now, call_id)
+  if campaign ~= '' then
+    redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id)
+  end
+  if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', idem_ttl) end
+  if status == 'rejected' then
+    redis.call('EXPIRE', key, ttl)
+    redis.call('EXPIRE', events, ttl)
+    return {'rejected', call_id, reason, dnc}
+  end
+  return {'created', call_id, status}
 end
-redis.call('HSET', key, unpack(ARGV, 15))
-if reason ~= '' then
-  status = 'rejected'
-  redis.call('HSET', key, 'status', status, 'ended_reason', reason, 'ended', now)
-  redis.call('HDEL', key, 'due')
+
+local results = {}
+local i = 6
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  results[#results + 1] = create(i + 1, i + n)
+  i = i + n + 1
 end
-local ev = {'type', 'status', 'call_id', call_id, 'status', status, 'attempt', attempt,
-            'worker', '', 'campaign', campaign, 'time', now, 'ended_reason', reason}
-local events = prefix .. 'call:' .. call_id .. ':events'
-redis.call('XADD', events, '*', unpack(ev))
-redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', ARGV[8], '*', unpack(ev))
-if status == 'queued' then
-  redis.call('XADD', prefix .. 'jobs', '*', 'call_id', call_id, 'attempt', attempt)
-elseif status == 'scheduled' then
-  redis.call('ZADD', prefix .. 'delayed', ARGV[5], call_id)
-end
-redis.call('ZADD', prefix .. 'calls:created', now, call_id)
-if campaign ~= '' then redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id) end
-if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[7]) end
-if status == 'rejected' then
-  redis.call('EXPIRE', key, ARGV[9])
-  redis.call('EXPIRE', events, ARGV[9])
-  return {'rejected', call_id, reason, dnc}
-end
-return {'created', call_id, status}
+return results
 )lua");
   return *script;
 }

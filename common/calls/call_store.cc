@@ -1,5 +1,6 @@
 #include "common/calls/call_store.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -214,24 +215,80 @@ absl::Status CallStore::EnsureGroup() {
   return r.status();
 }
 
+struct CallStore::PendingCreate {
+  std::vector<std::string> args;
+  absl::StatusOr<RedisReply> reply = absl::UnknownError("create: not run");
+  bool done = false;
+};
+
+absl::StatusOr<RedisReply> CallStore::RunCreate(std::vector<std::string> call_args) {
+  PendingCreate me{std::move(call_args)};
+  const size_t max_batch = static_cast<size_t>(std::max(1, options_.max_create_batch));
+  const int max_runs = std::max(1, options_.max_create_runs);
+  absl::MutexLock lock(&create_mu_);
+  create_queue_.push_back(&me);
+  auto can_lead = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_) {
+    return !create_queue_.empty() && create_runs_ < max_runs;
+  };
+  auto done_or_can_lead = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_) {
+    return me.done || can_lead();
+  };
+  while (!me.done) {
+    if (!can_lead()) {
+      create_mu_.Await(absl::Condition(&done_or_can_lead));
+      continue;
+    }
+    // Lead a run with the oldest waiting calls (this one among them unless the queue is longer
+    // than a batch; then it leads or joins a later run).
+    std::vector<PendingCreate*> batch;
+    while (!create_queue_.empty() && batch.size() < max_batch) {
+      batch.push_back(create_queue_.front());
+      create_queue_.pop_front();
+    }
+    ++create_runs_;
+    create_mu_.Unlock();
+    std::vector<std::string> argv = {options_.prefix, absl::StrCat(options_.idempotency_ttl_s),
+                                     absl::StrCat(options_.global_events_maxlen),
+                                     absl::StrCat(options_.call_events_ttl_s), dnc_key_};
+    size_t total = argv.size();
+    for (PendingCreate* p : batch) total += 1 + p->args.size();
+    argv.reserve(total);
+    // The waiting callers do not touch their args until `done`.
+    for (PendingCreate* p : batch) {
+      argv.push_back(absl::StrCat(p->args.size()));
+      for (std::string& a : p->args) argv.push_back(std::move(a));
+    }
+    absl::StatusOr<RedisReply> r = redis_->Eval(internal::CreateScript(), {}, argv);
+    create_mu_.Lock();
+    --create_runs_;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      if (!r.ok()) {
+        batch[k]->reply = r.status();
+      } else if (!r->is_array() || r->elements.size() != batch.size()) {
+        batch[k]->reply = absl::InternalError("create: unexpected reply");
+      } else {
+        batch[k]->reply = std::move(r->elements[k]);
+      }
+      batch[k]->done = true;
+    }
+  }
+  return std::move(me.reply);
+}
+
 absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms,
                                                const CreateChecks& checks) {
   const bool scheduled = call.due_ms > now_ms;
   std::string now = absl::StrCat(now_ms);
   std::string due = absl::StrCat(call.due_ms);
   std::vector<std::string> args;
-  args.reserve(14 + 2 * 20);
-  args.insert(args.end(),
-              {options_.prefix, call.call_id, now, scheduled ? "scheduled" : "queued", due,
-               call.idempotency_key, absl::StrCat(options_.idempotency_ttl_s),
-               absl::StrCat(options_.global_events_maxlen),
-               absl::StrCat(options_.call_events_ttl_s), absl::StrCat(call.attempt), call.campaign,
-               call.to, checks.dnc ? dnc_key_ : std::string(), checks.reject_reason});
+  args.reserve(10 + 2 * 20);
+  args.insert(args.end(), {call.call_id, now, scheduled ? "scheduled" : "queued", due,
+                           call.idempotency_key, absl::StrCat(call.attempt), call.campaign, call.to,
+                           checks.dnc ? "1" : "", checks.reject_reason});
   AppendHashFields(call, &args);
   args.insert(args.end(), {"status", scheduled ? "scheduled" : "queued", "created", now, "updated",
                            now, "due", std::move(due)});
-  PARLEY_ASSIGN_OR_RETURN(
-      RedisReply r, redis_->Eval(internal::CreateScript(), {Key("call:" + call.call_id)}, args));
+  PARLEY_ASSIGN_OR_RETURN(RedisReply r, RunCreate(std::move(args)));
   if (!r.is_array() || r.elements.size() < 2) {
     return absl::InternalError("create: unexpected reply");
   }

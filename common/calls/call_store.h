@@ -25,13 +25,16 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/redis/redis_pool.h"
 #include "common/redis/redis_script.h"
 #include "parley/v1/common.pb.h"
@@ -148,6 +151,12 @@ struct StoreOptions {
   int64_t call_events_ttl_s = 7 * 24 * 3600;  // call hash and its events expire after the end
   // The DNC index Create checks (dnc_index.h); "" = DncIndexKey(prefix).
   std::string dnc_key;
+  // Group commit of Create: concurrent Creates share one script run, up to `max_create_batch`
+  // calls each, with at most `max_create_runs` runs in flight. A Create that finds a run free
+  // starts one at once, so a lone call waits for nothing; under load the runs grow, and Redis
+  // handles one request (one read, one script call, one reply) for many calls. 1 = no batching.
+  int max_create_batch = 64;
+  int max_create_runs = 2;
 };
 
 // Parses one stream entry ([id, [field, value, …]]) of a call event stream.
@@ -167,8 +176,9 @@ class CallStore final {
   // job (stream entry, or the delayed entry when due_ms > now), the indexes and the idempotency
   // key. With an idempotency key that already names a call, returns that call (created=false) and
   // writes nothing. With `checks` the call may instead be recorded REJECTED (see CreateChecks and
-  // CreateResult). `call.created_ms`/`updated_ms` are set here. UNAVAILABLE when Redis is down;
-  // ALREADY_EXISTS when the call id is taken.
+  // CreateResult). Concurrent Creates may run in one script (StoreOptions::max_create_batch), each
+  // exactly as if alone, in arrival order. `call.created_ms`/`updated_ms` are set here. UNAVAILABLE
+  // when Redis is down; ALREADY_EXISTS when the call id is taken.
   absl::StatusOr<CreateResult> Create(CallRecord call, int64_t now_ms,
                                       const CreateChecks& checks = {});
 
@@ -284,9 +294,17 @@ class CallStore final {
   absl::StatusOr<int> PromoteDue(int64_t now_ms, int limit);
 
  private:
+  struct PendingCreate;
+  // Runs the Create script for one call's values (see call_scripts.cc), batched with whatever
+  // other Creates are waiting; returns this call's reply. Fails like RedisPool::Eval.
+  absl::StatusOr<redis::RedisReply> RunCreate(std::vector<std::string> call_args);
+
   redis::RedisPool* redis_;
   StoreOptions options_;
   std::string dnc_key_;
+  absl::Mutex create_mu_;
+  std::deque<PendingCreate*> create_queue_ ABSL_GUARDED_BY(create_mu_);
+  int create_runs_ ABSL_GUARDED_BY(create_mu_) = 0;
 };
 
 }  // namespace parley::calls

@@ -436,6 +436,46 @@ TEST_F(CallStoreTest, CreateChecksTheDncIndexInTheSameScript) {
   EXPECT_EQ(Len("jobs"), 3);
 }
 
+// Concurrent Creates share script runs; each must still get its own answer, as if alone.
+TEST_F(CallStoreTest, ConcurrentCreatesEachGetTheirOwnAnswer) {
+  DncIndex index(pool_.get(), DncIndexKey(prefix_));
+  ASSERT_TRUE(index.Replace({{"+14155550000", ""}}).ok());
+  constexpr int kThreads = 24, kEach = 20;
+  std::atomic<int> created{0}, rejected{0}, existing{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        CallRecord c = NewCall(absl::StrCat("cc", t, "_", i));
+        // Every fifth call is to the listed number; every call with i == 0 shares one key.
+        if (i % 5 == 0) c.to = "+14155550000";
+        if (i == 1) c.idempotency_key = "shared-key";
+        auto r = store_->Create(c, Now(), {.dnc = true});
+        if (!r.ok()) {
+          ++wrong;
+          continue;
+        }
+        if (!r->created) {
+          ++existing;
+          if (c.idempotency_key.empty()) ++wrong;
+        } else if (r->call.status == parley::v1::CALL_STATUS_REJECTED) {
+          ++rejected;
+          if (c.to != "+14155550000" || r->call.call_id != c.call_id) ++wrong;
+        } else {
+          ++created;
+          if (c.to == "+14155550000" || r->call.call_id != c.call_id) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(rejected, kThreads * kEach / 5);
+  EXPECT_EQ(existing, kThreads - 1);  // one of the shared-key requests created the call
+  EXPECT_EQ(created, kThreads * kEach - rejected - existing);
+  EXPECT_EQ(Len("jobs"), created);
+}
+
 TEST_F(CallStoreTest, ListPaginatesNewestFirstAndFiltersByStatus) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(store_->Create(NewCall(absl::StrCat("p", i)), Now() + i).ok());
