@@ -68,6 +68,16 @@ absl::Status DncIndex::Replace(const Entries& entries) {
   return redis_->Eval(SwapScript(), {scratch, key_}, {}).status();
 }
 
+absl::StatusOr<std::string> DncIndex::ServerRunId() {
+  PARLEY_ASSIGN_OR_RETURN(redis::RedisReply r, redis_->Command({"INFO", "server"}));
+  constexpr std::string_view kField = "run_id:";
+  size_t at = r.str.find(kField);
+  if (at == std::string::npos) return absl::InternalError("redis: INFO server has no run_id");
+  size_t end = r.str.find_first_of("\r\n", at);
+  at += kField.size();
+  return r.str.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
 absl::StatusOr<bool> DncIndex::Complete() {
   PARLEY_ASSIGN_OR_RETURN(redis::RedisReply r,
                           redis_->Command({"SISMEMBER", key_, kDncCompleteMember}));

@@ -12,6 +12,10 @@
 //     data, someone deleted the key, the index was never built) is "not known": CallStore::Create
 //     then writes nothing and the dispatcher asks config-api instead (CheckDnc over Postgres). An
 //     empty list is a set holding only the marker, never a missing key.
+//   - Persistence: a Redis that comes back from a crash with older data (RDB snapshots only, or an
+//     OS crash under appendfsync everysec) may hold a complete-looking set that misses the last
+//     entries; the rebuild that follows the restart (within DncReconcilerOptions::watch) repairs
+//     it. Run Redis with AOF to keep that window closed (scripts/infra does).
 //
 // Layout: one SET at `key` (default "<prefix>dnc"); members "<campaign>:<number>", with campaign ""
 // for a global entry (":+14155552671") — campaign names are lower-kebab-case, so ':' cannot occur
@@ -61,6 +65,10 @@ class DncIndex final {
   // scratch key, then renamed over the index). UNAVAILABLE when Redis cannot be reached (the
   // index is then left as it was).
   absl::Status Replace(const Entries& entries);
+
+  // The Redis server's run_id (INFO server): it changes whenever Redis restarts, so a rebuild can
+  // follow a restart at once. UNAVAILABLE when Redis cannot be reached.
+  absl::StatusOr<std::string> ServerRunId();
 
   // Whether the set holds the marker (the index is usable). For tests and probes.
   absl::StatusOr<bool> Complete();

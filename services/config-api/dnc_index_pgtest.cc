@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/calls/dnc_index.h"
 #include "common/pg/testing/scratch_database.h"
+#include "common/redis/testing/redis_server_process.h"
 #include "services/config-api/config_handler.h"
 #include "services/config-api/dnc_reconciler.h"
 
@@ -164,6 +165,34 @@ TEST_F(DncIndexTest, TheLoopBuildsTheIndexAtStart) {
   loop.Stop();
   EXPECT_TRUE(*index_->Complete());
   EXPECT_TRUE(InIndex("+14155550100"));
+}
+
+TEST_F(DncIndexTest, TheLoopRebuildsAtOnceAfterRedisRestarts) {
+  // A private Redis (restarting the shared one would disturb other tests), without persistence:
+  // a restart loses the index, as a crash of a Redis without AOF would.
+  auto server = redis::testing::RedisServerProcess::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto pool = redis::RedisPool::Create({.url = (*server)->url()});
+  ASSERT_TRUE(pool.ok());
+  calls::DncIndex index(pool->get(), "dnc");
+  ASSERT_TRUE(Add("+14155550100").ok());
+  // The period is an hour: only the restart can trigger the second rebuild.
+  DncReconciler loop(store_, &index, {.period = absl::Hours(1), .watch = absl::Milliseconds(20)});
+  loop.Start();
+  auto wait_complete = [&] {
+    for (int i = 0; i < 500; ++i) {
+      absl::StatusOr<bool> complete = index.Complete();
+      if (complete.ok() && *complete) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_complete());
+  (*server)->Kill();
+  ASSERT_TRUE((*server)->Restart().ok());
+  EXPECT_TRUE(wait_complete());
+  EXPECT_TRUE(*index.Contains("+14155550100", ""));
+  loop.Stop();
 }
 
 TEST_F(DncIndexTest, RebuildsRacingWritesLoseNoEntry) {

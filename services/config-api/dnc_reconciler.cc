@@ -1,5 +1,6 @@
 #include "services/config-api/dnc_reconciler.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,18 +44,28 @@ void DncReconciler::Stop() {
 
 void DncReconciler::Loop() {
   bool failing = false;
+  absl::Time next = absl::InfinitePast();  // rebuild at once
   while (true) {
-    absl::Status s = Reconcile();
-    if (!s.ok() && !failing) {
-      log::Warn("dnc index rebuild failed; the dispatcher asks config-api per call until it works",
-                {{"error", std::string(s.message())}});
+    // A Redis that restarted may hold no index, or an older one: rebuild now, not at `next`.
+    absl::StatusOr<std::string> run_id = index_->ServerRunId();
+    const bool restarted = run_id.ok() && !built_run_id_.empty() && *run_id != built_run_id_;
+    if (restarted) log::Info("redis restarted: rebuilding the dnc index", {});
+    if (restarted || absl::Now() >= next) {
+      absl::Status s = run_id.ok() ? Reconcile() : run_id.status();
+      if (!s.ok() && !failing) {
+        log::Warn(
+            "dnc index rebuild failed; the dispatcher asks config-api per call until it works",
+            {{"error", std::string(s.message())}});
+      }
+      if (s.ok() && failing) log::Info("dnc index rebuilt", {});
+      failing = !s.ok();
+      if (s.ok()) built_run_id_ = *run_id;
+      next = absl::Now() + (failing ? options_.retry : options_.period);
     }
-    if (s.ok() && failing) log::Info("dnc index rebuilt", {});
-    failing = !s.ok();
     absl::MutexLock lock(&mu_);
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
     if (mu_.AwaitWithTimeout(absl::Condition(&stopping),
-                             failing ? options_.retry : options_.period)) {
+                             std::min(options_.watch, next - absl::Now()))) {
       return;
     }
   }

@@ -1,5 +1,6 @@
 // DncReconciler: rebuilds the Redis DNC index (common/calls/dnc_index.h) from Postgres, the source
-// of truth — once at startup, then every `period` — so a Redis that lost its data, an index key
+// of truth — once at startup, then every `period`, and within `watch` of Redis restarting (its
+// run_id changes) — so a Redis that lost its data or came back with older data, an index key
 // someone deleted, or an entry whose Redis write failed after its Postgres write heals by itself.
 //
 // Each rebuild reads every entry under an exclusive advisory lock (ConfigStore::SnapshotDnc) and
@@ -27,6 +28,7 @@ namespace parley::config {
 struct DncReconcilerOptions {
   absl::Duration period = absl::Minutes(5);  // between successful rebuilds
   absl::Duration retry = absl::Seconds(5);   // after a failed one (Postgres or Redis down)
+  absl::Duration watch = absl::Seconds(1);   // how often Redis's run_id is looked at
 };
 
 class DncReconciler final {
@@ -53,6 +55,8 @@ class DncReconciler final {
   DncReconcilerOptions options_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // run_id of the Redis the last successful rebuild wrote to (loop thread only).
+  std::string built_run_id_;
   std::thread thread_;
 };
 
