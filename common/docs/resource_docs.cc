@@ -75,6 +75,7 @@ class DocParser final {
     if (!node.IsMap()) {
       return ErrorAt(source_, line, "a document must be a mapping with kind, name and spec");
     }
+    if (IsClientSideDoc(node)) return absl::OkStatus();
     Fields fields;
     for (const auto& entry : node) {
       const YAML::Node& key = entry.first;
@@ -105,6 +106,16 @@ class DocParser final {
   std::vector<ResourceDoc> Take() { return std::move(docs_); }
 
  private:
+  // A mapping whose `kind` is a client-side kind (a persona): not a resource, not our business.
+  static bool IsClientSideDoc(const YAML::Node& node) {
+    for (const auto& entry : node) {
+      if (entry.first.IsScalar() && entry.first.Scalar() == "kind") {
+        return entry.second.IsScalar() && IsClientSideKind(entry.second.Scalar());
+      }
+    }
+    return false;
+  }
+
   // The text of a scalar field whose key is on `line`.
   absl::StatusOr<std::string> ScalarText(const YAML::Node& node, std::string_view field,
                                          int line) const {
@@ -304,6 +315,8 @@ absl::StatusOr<std::vector<fs::path>> ListResourceFiles(const fs::path& dir, boo
 }  // namespace
 
 bool IsKnownKind(std::string_view kind) { return Contains(kKinds, kind); }
+
+bool IsClientSideKind(std::string_view kind) { return Contains(kClientSideKinds, kind); }
 
 absl::StatusOr<std::vector<ResourceDoc>> ParseResourceDocs(std::string_view text,
                                                            std::string_view source) {

@@ -59,10 +59,19 @@ struct ResourceDoc {
   int line = 0;
 };
 
+// Kinds of documents that live beside resources but are read by clients, not config-api:
+// simulated-callee personas (common/callee/persona.h). The loader skips them, so a directory such
+// as deploy/examples can hold them and still be applied as a whole.
+inline constexpr std::array<std::string_view, 1> kClientSideKinds = {"persona"};
+
 // Whether `kind` is one of kKinds (exact, case-sensitive).
 bool IsKnownKind(std::string_view kind);
 
-// Parses every document in `text`, in order. `source` names the text in error messages.
+// Whether `kind` is one of kClientSideKinds.
+bool IsClientSideKind(std::string_view kind);
+
+// Parses every document in `text`, in order, skipping documents of a client-side kind (whatever
+// else they hold). `source` names the text in error messages.
 // Returns the documents (possibly none, for an empty or comment-only text). Fails with
 // INVALID_ARGUMENT "<source>:<line>: <field>: <problem>" on malformed YAML, a document that is not
 // a mapping, an unknown top-level field, a missing or unknown kind, a missing (non-dnc) or

@@ -293,6 +293,24 @@ TEST_F(LoadResourceDocsTest, LoadsADirectoryInPathOrder) {
   EXPECT_THAT(Refs(*top), ElementsAre("trunk/a", "agent/b", "template/b"));
 }
 
+// Personas are read by `parleyctl phone`, not applied: a directory holding them (like
+// deploy/examples/personas) loads as if they were not there, even with fields a resource could
+// not have.
+TEST_F(LoadResourceDocsTest, SkipsClientSidePersonas) {
+  Write("agent.yaml", "kind: agent\nname: a\nspec: {}\n");
+  Write("personas/lead.yaml", "kind: persona\nname: lead\nspec:\n  replies: [\"Yes.\"]\n");
+  Write("personas/odd.yaml", "kind: persona\nname: Not_A_Resource_Name\nextra: 1\n");
+  Write("mixed.yaml", "kind: persona\nname: lead\nspec: {}\n---\nkind: trunk\nname: t\nspec: {}\n");
+  absl::StatusOr<std::vector<ResourceDoc>> docs = LoadResourceDocs(dir_.string());
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_THAT(Refs(*docs), ElementsAre("agent/a", "trunk/t"));
+  EXPECT_TRUE(IsClientSideKind("persona"));
+  EXPECT_FALSE(IsKnownKind("persona"));
+  // Still an unknown kind is an error, and so is a persona-like typo.
+  Write("bad.yaml", "kind: persnoa\nname: x\nspec: {}\n");
+  EXPECT_FALSE(LoadResourceDocs(dir_.string()).ok());
+}
+
 TEST_F(LoadResourceDocsTest, LoadsOneFileWhateverItsExtension) {
   Write("x.txt", "kind: trunk\nname: x\nspec: {}\n");
   absl::StatusOr<std::vector<ResourceDoc>> docs = LoadResourceDocs(Path("x.txt"));

@@ -80,7 +80,10 @@ std::string BuildJsgf(const std::vector<std::string>& phrases) {
     if (!alternatives.empty()) alternatives += " | ";
     absl::StrAppend(&alternatives, "(", phrase, ")");
   }
-  return absl::StrCat("#JSGF V1.0;\ngrammar parley;\npublic <utterance> = ", alternatives, ";\n");
+  // One or more phrases in a row: callees run them together ("yes, speaking"), and a grammar of
+  // single phrases would force a two-phrase utterance onto whichever one phrase sounds closest.
+  return absl::StrCat("#JSGF V1.0;\ngrammar parley;\n<phrase> = ", alternatives,
+                      ";\npublic <utterance> = <phrase>+;\n");
 }
 
 absl::StatusOr<std::unique_ptr<PocketsphinxRecognizer>> PocketsphinxRecognizer::Create(

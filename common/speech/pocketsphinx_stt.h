@@ -63,9 +63,9 @@ struct PocketsphinxOptions {
   std::vector<float> initial_cmn;
 };
 
-// A JSGF grammar accepting exactly one of `phrases` (each normalised by PhraseWords, words.h, and
-// joined by single spaces):
-// "#JSGF V1.0;\ngrammar parley;\npublic <utterance> = (yes) | (no thanks);\n".
+// A JSGF grammar accepting one or more of `phrases` in a row (each normalised by PhraseWords,
+// words.h, and joined by single spaces): "#JSGF V1.0;\ngrammar parley;\n<phrase> = (yes) |
+// (no thanks);\npublic <utterance> = <phrase>+;\n".
 std::string BuildJsgf(const std::vector<std::string>& phrases);
 
 class PocketsphinxRecognizer final {

@@ -65,9 +65,10 @@ std::string Recognize(PocketsphinxRecognizer& stt, const std::vector<int16_t>& a
   return text.ok() ? *text : "";
 }
 
-TEST(BuildJsgfTest, OneAlternativePerPhrase) {
+TEST(BuildJsgfTest, OnePhraseOrSeveralInARow) {
   EXPECT_EQ(BuildJsgf({"yes", "no thanks"}),
-            "#JSGF V1.0;\ngrammar parley;\npublic <utterance> = (yes) | (no thanks);\n");
+            "#JSGF V1.0;\ngrammar parley;\n<phrase> = (yes) | (no thanks);\n"
+            "public <utterance> = <phrase>+;\n");
 }
 
 TEST(PocketsphinxTest, GrammarRecognisesEachExpectedPhrase) {

@@ -46,8 +46,8 @@ absl::Status ValidateName(std::string_view name);
 // Graphs: unique node, intent and tool names; `start_node` and every `terminal_nodes` entry and
 // transition target exist; a terminal node is reachable from the start node; every intent and
 // tool named is defined (tools `set_state`, `end_call` and `transfer` always are); conditions parse
-// (condition.h); a transition after one with neither condition nor intent is rejected, as it could
-// never be taken.
+// (common/graph/condition.h); a transition after one with neither condition nor intent is
+// rejected, as it could never be taken.
 //
 // Calling windows need `start` and `end` ("HH:MM", 00:00-23:59; `end` may be "24:00"), with `end`
 // after `start`.

@@ -7,8 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/graph/condition.h"
 #include "common/status/status.h"
-#include "services/config-api/condition.h"
 #include "services/config-api/validate_rules.h"
 
 namespace parley::config::validate_internal {
@@ -113,7 +113,7 @@ absl::Status CheckNode(const parley::v1::GraphNode& node, const string& path,
     if (nodes.count(t.to()) == 0) {
       return Invalid(Field(tpath, "to"), absl::StrCat("node ", Quote(t.to()), " does not exist"));
     }
-    if (absl::StatusOr<Condition> c = Condition::Parse(t.condition()); !c.ok()) {
+    if (absl::StatusOr<graph::Condition> c = graph::Condition::Parse(t.condition()); !c.ok()) {
       return Invalid(Field(tpath, "condition"), string(c.status().message()));
     }
     if (!t.intent().empty() && intents.count(t.intent()) == 0) {

@@ -1,10 +1,9 @@
 # Included by services/config-api/CMakeLists.txt.
 #
-# parley_config_validation: spec validation (validate.h), transition conditions (condition.h) and
-# the references between resources (references.h). A library of its own so the worker can reuse
-# the condition evaluator and tests can link the rules without Postgres.
+# parley_config_validation: spec validation (validate.h) and the references between resources
+# (references.h). A library of its own so tests can link the rules without Postgres. Transition
+# conditions live in common/graph (parley_graph), shared with the worker's conversation engine.
 add_library(parley_config_validation STATIC
-  condition.cc
   references.cc
   resource_kind.cc
   validate.cc
@@ -14,11 +13,9 @@ add_library(parley_config_validation STATIC
 target_include_directories(parley_config_validation PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(parley_config_validation
   PUBLIC parley_protos parley_status nlohmann_json::nlohmann_json absl::status absl::statusor
-  PRIVATE parley_json parley_phone parley_providers absl::strings absl::time)
+  PRIVATE parley_graph parley_json parley_phone parley_providers absl::strings absl::time)
 
 parley_test(NAME config_validate_test SOURCES validate_test.cc
-  LIBS parley_config_validation LABEL unit)
-parley_test(NAME config_condition_test SOURCES condition_test.cc
   LIBS parley_config_validation LABEL unit)
 parley_test(NAME config_references_test SOURCES references_test.cc
   LIBS parley_config_validation LABEL unit)

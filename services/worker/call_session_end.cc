@@ -38,6 +38,7 @@ PipelineReport CallSession::TearDown(std::string_view ended_reason) {
     report.metrics["max_late_ms"] = stats.max_late_us / 1000.0;
     report.metrics["frames_received"] = static_cast<double>(stats.frames_received);
     report.metrics["frames_concealed"] = static_cast<double>(stats.frames_concealed);
+    if (stats.first_audio_us >= 0) report.metrics["first_audio_ms"] = stats.first_audio_us / 1000.0;
   }
   report_ = report;
   return report;

@@ -18,6 +18,11 @@
 #include "services/worker/media_leg.h"
 #include "services/worker/service_clients.h"
 #include "services/worker/test_prompt_pipeline.h"
+#include "services/worker/voice/conversation_recorder.h"
+#include "services/worker/voice/embedded_providers.h"
+#include "services/worker/voice/engine_dialogue.h"
+#include "services/worker/voice/network_providers.h"
+#include "services/worker/voice/voice_pipeline.h"
 #include "services/worker/worker.h"
 #include "services/worker/worker_admin.h"
 
@@ -31,6 +36,9 @@ ABSL_FLAG(int, config_cache_size, 1000, "runtime configs cached at most (LRU)");
 ABSL_FLAG(std::string, default_trunk, "",
           "MediaEndpoint host:port dialed when config-api is down and nothing is cached");
 ABSL_FLAG(std::string, record_dir, "", "where the test-prompt pipeline writes WAV recordings");
+ABSL_FLAG(std::string, pipeline, "voice",
+          "what answers calls: voice (the conversation pipeline) or test-prompt (a tone, to check "
+          "a trunk)");
 
 namespace {
 
@@ -83,7 +91,24 @@ int main(int argc, char** argv) {
   std::string prefix = grpcx::RedisPrefixFromFlags();
   calls::CallStore store(redis.get(), {.prefix = prefix});
   worker::GrpcTelephony telephony;
-  worker::TestPromptFactory pipelines({.record_dir = absl::GetFlag(FLAGS_record_dir)});
+  worker::TestPromptFactory test_prompt({.record_dir = absl::GetFlag(FLAGS_record_dir)});
+  worker::ProviderRegistry providers;
+  worker::RegisterEmbeddedProviders(providers, {});
+  worker::RegisterNetworkProviders(providers);
+  worker::GrpcConversationRecorder recorder(&state, &config);
+  // Built once the metrics registry exists (RunService's on_metrics).
+  std::unique_ptr<worker::VoicePipelineFactory> voice;
+  const std::string pipeline_name = absl::GetFlag(FLAGS_pipeline);
+  worker::PipelineFactory* pipelines = nullptr;
+  if (pipeline_name == "voice") {
+    pipelines = nullptr;  // set in on_metrics
+  } else if (pipeline_name == "test-prompt" || pipeline_name == "test_prompt") {
+    pipelines = &test_prompt;
+  } else {
+    grpcx::ExitWithError("bad flag",
+                         absl::InvalidArgumentError(absl::StrCat(
+                             "--pipeline: \"", pipeline_name, "\" (use voice or test-prompt)")));
+  }
 
   const std::string host = HostName();
   std::string worker_id = absl::GetFlag(FLAGS_worker_id);
@@ -96,6 +121,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<worker::Worker> pool;
   worker::WorkerAdminHandler admin(std::move(auth), [] { grpcx::RaiseTermination(); });
   options.on_metrics = [&](metrics::Metrics& metrics) {
+    if (pipeline_name == "voice") {
+      voice = std::make_unique<worker::VoicePipelineFactory>(
+          worker::VoicePipelineOptions{.providers = &providers,
+                                       .recorder = &recorder,
+                                       .dialogues = worker::MakeEngineDialogue,
+                                       .on_timing = worker::TimingHistograms(&metrics)});
+      pipelines = voice.get();
+    }
     configs = std::make_unique<worker::RuntimeConfigCache>(
         [&](const worker::ConfigKey& key) { return config.GetRuntimeConfig(key); },
         worker::RuntimeConfigCache::Options{
@@ -122,7 +155,7 @@ int main(int argc, char** argv) {
                            .configs = configs.get(),
                            .state = &state,
                            .telephony = &telephony,
-                           .pipelines = &pipelines,
+                           .pipelines = pipelines,
                            .metrics = &metrics});
     if (absl::Status s = pool->Start(); !s.ok()) grpcx::ExitWithError("cannot start worker", s);
     admin.Attach(pool.get());

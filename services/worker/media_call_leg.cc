@@ -251,6 +251,7 @@ class MediaCallLeg final : public CallLeg {
   int clear_generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   LegStats stats_ ABSL_GUARDED_BY(mu_);
+  Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);
 
   // Serialises writes (gRPC allows one at a time); never held together with mu_.
   absl::Mutex write_mu_;
@@ -343,6 +344,7 @@ bool MediaCallLeg::Handle(const MediaMessage& message,
         absl::MutexLock lock(&mu_);
         if (phase_ != Phase::kRinging) return true;
         phase_ = Phase::kUp;
+        answered_at_ = Clock::now();
       }
       receiver = *std::move(created);
       LegEvent e{.type = LegEventType::kAnswered};
@@ -472,6 +474,11 @@ void MediaCallLeg::SendLoop() {
     in_flight_ = false;
     if (!item.is_mark) {
       pacer.Sent(Clock::now());
+      if (stats_.first_audio_us < 0) {
+        stats_.first_audio_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - answered_at_)
+                .count();
+      }
       stats_.frames_sent = pacer.frames();
       stats_.late_frames = pacer.late_frames();
       stats_.max_late_us = pacer.max_late_us();

@@ -31,6 +31,14 @@ absl::StatusOr<parley::v1::RuntimeConfig> ConfigClient::GetRuntimeConfig(const C
   return config;
 }
 
+absl::Status ConfigClient::AddDnc(const parley::v1::AddDncRequest& request) {
+  parley::v1::DncEntry entry;
+  auto context = grpcx::MakeContext(options_);
+  grpc::Status status = stub_->AddDnc(context.get(), request, &entry);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return absl::OkStatus();
+}
+
 StateClient::StateClient(grpcx::ClientOptions options)
     : StateClient(grpcx::MakeChannel(options), options) {}
 
@@ -46,6 +54,22 @@ absl::StatusOr<parley::v1::StartCallResponse> StateClient::StartCall(
   grpc::Status status = stub_->StartCall(context.get(), request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
+}
+
+absl::Status StateClient::UpdateState(const parley::v1::UpdateStateRequest& request) {
+  parley::v1::UpdateStateResponse response;
+  auto context = grpcx::MakeContext(options_);
+  grpc::Status status = stub_->UpdateState(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return absl::OkStatus();
+}
+
+absl::Status StateClient::AppendTurns(const parley::v1::AppendTurnsRequest& request) {
+  parley::v1::AppendTurnsResponse response;
+  auto context = grpcx::MakeContext(options_);
+  grpc::Status status = stub_->AppendTurns(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<parley::v1::CallRecord> StateClient::CompleteCall(

@@ -26,6 +26,8 @@ class ConfigClient final {
   // config-api GetRuntimeConfig for `key`; the gRPC status as an absl::Status on failure
   // (UNAVAILABLE when config-api cannot be reached, NOT_FOUND naming a missing resource, …).
   absl::StatusOr<parley::v1::RuntimeConfig> GetRuntimeConfig(const ConfigKey& key);
+  // config-api AddDnc (the callee opted out); the gRPC status on failure.
+  absl::Status AddDnc(const parley::v1::AddDncRequest& request);
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
@@ -48,6 +50,9 @@ class StateClient final {
       const parley::v1::CompleteCallRequest& request);
   // state Heartbeat: keeps a long call's conversation from looking abandoned.
   absl::Status Heartbeat(const parley::v1::HeartbeatRequest& request);
+  // state UpdateState (deep-merge patch) and AppendTurns (idempotent by turn seq).
+  absl::Status UpdateState(const parley::v1::UpdateStateRequest& request);
+  absl::Status AppendTurns(const parley::v1::AppendTurnsRequest& request);
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 

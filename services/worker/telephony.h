@@ -85,6 +85,9 @@ struct LegStats {
   int64_t frames_received = 0;
   int64_t frames_concealed = 0;  // lost frames replaced by concealment
   int64_t frames_dropped = 0;    // late or duplicate frames
+  // From the callee's answer reaching the leg to the first agent audio frame leaving it; -1 when
+  // no audio was sent after an answer.
+  int64_t first_audio_us = -1;
 };
 
 class CallLeg {

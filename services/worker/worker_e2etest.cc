@@ -53,6 +53,7 @@ class WorkerProcessTest : public ::testing::Test {
                                      "--worker_id=" + id,
                                      absl::StrCat("--max-calls=", max_calls),
                                      "--lease=2s",
+                                     "--pipeline=test-prompt",
                                      "--redis_prefix=" + calls.prefix()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     p.process = std::make_unique<Subprocess>(

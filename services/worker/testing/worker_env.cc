@@ -247,7 +247,9 @@ InProcessWorker::InProcessWorker(ServicesEnv& services, CallsEnv& calls, WorkerS
                                                 .configs = configs_.get(),
                                                 .state = state_.get(),
                                                 .telephony = &telephony_,
-                                                .pipelines = &pipelines_,
+                                                .pipelines = settings.pipelines != nullptr
+                                                                  ? settings.pipelines
+                                                                  : &pipelines_,
                                                 .metrics = metrics_.get()});
   if (absl::Status s = worker_->Start(); !s.ok()) Die("start worker", s);
   if (!worker_->WaitControlSubscribed(absl::Seconds(5))) {

@@ -140,6 +140,8 @@ struct WorkerSettings {
   std::string config_address;  // "" = the env's config-api
   std::string default_trunk;
   std::string worker_id;  // "" = a fresh one
+  // The pipelines calls get; null = the test-prompt pipeline (pipelines()).
+  PipelineFactory* pipelines = nullptr;
 };
 
 // A worker running in this process against the env.

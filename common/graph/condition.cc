@@ -1,4 +1,4 @@
-#include "services/config-api/condition.h"
+#include "common/graph/condition.h"
 
 #include <cmath>
 #include <cstdint>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace parley::config {
+namespace parley::graph {
 
 using nlohmann::json;
 
@@ -491,4 +491,4 @@ absl::StatusOr<bool> EvaluateCondition(std::string_view expr, const json& state)
   return condition->Evaluate(state);
 }
 
-}  // namespace parley::config
+}  // namespace parley::graph

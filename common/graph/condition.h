@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 
-namespace parley::config {
+namespace parley::graph {
 
 // A parsed condition; cheap to copy (the syntax tree is shared and immutable).
 class Condition final {
@@ -51,4 +51,4 @@ class Condition final {
 // with INVALID_ARGUMENT "<what is wrong> at column N".
 absl::StatusOr<bool> EvaluateCondition(std::string_view expr, const nlohmann::json& state);
 
-}  // namespace parley::config
+}  // namespace parley::graph

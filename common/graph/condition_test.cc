@@ -1,10 +1,10 @@
-#include "services/config-api/condition.h"
+#include "common/graph/condition.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace parley::config {
+namespace parley::graph {
 namespace {
 
 using Json = nlohmann::json;
@@ -202,4 +202,4 @@ TEST(ConditionEvalTest, EvaluateConditionReportsSyntaxErrors) {
 }
 
 }  // namespace
-}  // namespace parley::config
+}  // namespace parley::graph

@@ -1,0 +1,20 @@
+// The network providers a worker can build today: the OpenAI-compatible language models
+// (`openai`, `groq`, `cerebras`, `ollama` — common/llm). Each distinct configuration (provider,
+// endpoint, key, model, settings) gets one client shared by every call that uses it, so its warm
+// keep-alive connections serve them all.
+//
+//   ProviderRegistry registry;
+//   RegisterEmbeddedProviders(registry, {});
+//   RegisterNetworkProviders(registry);
+#pragma once
+
+#include "services/worker/voice/provider_registry.h"
+
+namespace parley::worker {
+
+// Registers the OpenAI-compatible language models. The API key is the credential the template
+// names (`llm.credential`), else the one named like the provider; a provider that needs a key
+// (common/providers) and has none fails to build with FAILED_PRECONDITION naming the credential.
+void RegisterNetworkProviders(ProviderRegistry& registry);
+
+}  // namespace parley::worker

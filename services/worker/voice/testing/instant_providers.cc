@@ -1,0 +1,68 @@
+#include "services/worker/voice/testing/instant_providers.h"
+
+#include <cmath>
+
+#include "common/speech/words.h"
+
+namespace parley::worker::testing {
+
+class ListSession final : public speech::SttSession {
+ public:
+  explicit ListSession(ListSpeechToText* owner) : owner_(owner) {}
+  absl::Status SetPhrases(const std::vector<std::string>& phrases) override {
+    absl::MutexLock lock(&owner_->mu_);
+    owner_->phrases_.push_back(phrases);
+    return absl::OkStatus();
+  }
+  absl::Status StartUtterance() override { return absl::OkStatus(); }
+  absl::Status Push(std::span<const int16_t>) override { return absl::OkStatus(); }
+  std::string Partial() override { return Current(); }
+  absl::StatusOr<std::string> EndUtterance() override {
+    std::string text = Current();
+    ++next_;
+    return text;
+  }
+
+ private:
+  std::string Current() const {
+    const auto& texts = owner_->texts_;
+    if (texts.empty()) return "";
+    if (next_ < texts.size()) return texts[next_];
+    return owner_->cycle_ ? texts[next_ % texts.size()] : "";
+  }
+  ListSpeechToText* const owner_;
+  size_t next_ = 0;
+};
+
+absl::StatusOr<std::unique_ptr<speech::SttSession>> ListSpeechToText::StartSession(
+    const speech::SttSessionOptions& options) {
+  {
+    absl::MutexLock lock(&mu_);
+    phrases_.push_back(options.phrases);
+  }
+  return std::unique_ptr<speech::SttSession>(std::make_unique<ListSession>(this));
+}
+
+std::vector<std::vector<std::string>> ListSpeechToText::phrase_history() const {
+  absl::MutexLock lock(&mu_);
+  return phrases_;
+}
+
+absl::Status ToneSpeech::Synthesize(std::string_view text,
+                                    absl::FunctionRef<void(std::span<const int16_t>)> on_audio,
+                                    const speech::CancelFlag* cancel) {
+  calls_.fetch_add(1);
+  if (options_.fail) return absl::UnavailableError("tone speech: failing on purpose");
+  if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("canceled");
+  size_t words = std::max<size_t>(1, speech::PhraseWords(text).size());
+  size_t samples = words * options_.ms_per_word * 16;
+  std::vector<int16_t> pcm(samples);
+  for (size_t i = 0; i < samples; ++i) {
+    pcm[i] = static_cast<int16_t>(options_.amplitude *
+                                  std::sin(2 * M_PI * options_.hz * static_cast<double>(i) / 16000));
+  }
+  on_audio(pcm);
+  return absl::OkStatus();
+}
+
+}  // namespace parley::worker::testing
