@@ -202,7 +202,13 @@ bool IsTerminal(CallStatus status) {
 CallStore::CallStore(redis::RedisPool* redis, StoreOptions options)
     : redis_(redis),
       options_(std::move(options)),
-      dnc_key_(options_.dnc_key.empty() ? DncIndexKey(options_.prefix) : options_.dnc_key) {}
+      create_batcher_(
+          redis, internal::CreateScript(),
+          {.max_batch = options_.max_create_batch, .max_runs = options_.max_create_runs}),
+      create_head_({options_.prefix, absl::StrCat(options_.idempotency_ttl_s),
+                    absl::StrCat(options_.global_events_maxlen),
+                    absl::StrCat(options_.call_events_ttl_s),
+                    options_.dnc_key.empty() ? DncIndexKey(options_.prefix) : options_.dnc_key}) {}
 
 std::string CallStore::Key(std::string_view suffix) const {
   return absl::StrCat(options_.prefix, AbslView(suffix));
@@ -213,66 +219,6 @@ absl::Status CallStore::EnsureGroup() {
       redis_->Command({"XGROUP", "CREATE", Key("jobs"), "workers", "0", "MKSTREAM"});
   if (r.ok() || r.status().code() == absl::StatusCode::kAlreadyExists) return absl::OkStatus();
   return r.status();
-}
-
-struct CallStore::PendingCreate {
-  std::vector<std::string> args;
-  absl::StatusOr<RedisReply> reply = absl::UnknownError("create: not run");
-  bool done = false;
-};
-
-absl::StatusOr<RedisReply> CallStore::RunCreate(std::vector<std::string> call_args) {
-  PendingCreate me{std::move(call_args)};
-  const size_t max_batch = static_cast<size_t>(std::max(1, options_.max_create_batch));
-  const int max_runs = std::max(1, options_.max_create_runs);
-  absl::MutexLock lock(&create_mu_);
-  create_queue_.push_back(&me);
-  auto can_lead = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_) {
-    return !create_queue_.empty() && create_runs_ < max_runs;
-  };
-  auto done_or_can_lead = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(create_mu_) {
-    return me.done || can_lead();
-  };
-  while (!me.done) {
-    if (!can_lead()) {
-      create_mu_.Await(absl::Condition(&done_or_can_lead));
-      continue;
-    }
-    // Lead a run with the oldest waiting calls (this one among them unless the queue is longer
-    // than a batch; then it leads or joins a later run).
-    std::vector<PendingCreate*> batch;
-    while (!create_queue_.empty() && batch.size() < max_batch) {
-      batch.push_back(create_queue_.front());
-      create_queue_.pop_front();
-    }
-    ++create_runs_;
-    create_mu_.Unlock();
-    std::vector<std::string> argv = {options_.prefix, absl::StrCat(options_.idempotency_ttl_s),
-                                     absl::StrCat(options_.global_events_maxlen),
-                                     absl::StrCat(options_.call_events_ttl_s), dnc_key_};
-    size_t total = argv.size();
-    for (PendingCreate* p : batch) total += 1 + p->args.size();
-    argv.reserve(total);
-    // The waiting callers do not touch their args until `done`.
-    for (PendingCreate* p : batch) {
-      argv.push_back(absl::StrCat(p->args.size()));
-      for (std::string& a : p->args) argv.push_back(std::move(a));
-    }
-    absl::StatusOr<RedisReply> r = redis_->Eval(internal::CreateScript(), {}, argv);
-    create_mu_.Lock();
-    --create_runs_;
-    for (size_t k = 0; k < batch.size(); ++k) {
-      if (!r.ok()) {
-        batch[k]->reply = r.status();
-      } else if (!r->is_array() || r->elements.size() != batch.size()) {
-        batch[k]->reply = absl::InternalError("create: unexpected reply");
-      } else {
-        batch[k]->reply = std::move(r->elements[k]);
-      }
-      batch[k]->done = true;
-    }
-  }
-  return std::move(me.reply);
 }
 
 absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms,
@@ -288,7 +234,7 @@ absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms,
   AppendHashFields(call, &args);
   args.insert(args.end(), {"status", scheduled ? "scheduled" : "queued", "created", now, "updated",
                            now, "due", std::move(due)});
-  PARLEY_ASSIGN_OR_RETURN(RedisReply r, RunCreate(std::move(args)));
+  PARLEY_ASSIGN_OR_RETURN(RedisReply r, create_batcher_.Run(create_head_, std::move(args)));
   if (!r.is_array() || r.elements.size() < 2) {
     return absl::InternalError("create: unexpected reply");
   }

@@ -25,16 +25,14 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "common/calls/script_batcher.h"
 #include "common/redis/redis_pool.h"
 #include "common/redis/redis_script.h"
 #include "parley/v1/common.pb.h"
@@ -294,17 +292,11 @@ class CallStore final {
   absl::StatusOr<int> PromoteDue(int64_t now_ms, int limit);
 
  private:
-  struct PendingCreate;
-  // Runs the Create script for one call's values (see call_scripts.cc), batched with whatever
-  // other Creates are waiting; returns this call's reply. Fails like RedisPool::Eval.
-  absl::StatusOr<redis::RedisReply> RunCreate(std::vector<std::string> call_args);
-
   redis::RedisPool* redis_;
   StoreOptions options_;
-  std::string dnc_key_;
-  absl::Mutex create_mu_;
-  std::deque<PendingCreate*> create_queue_ ABSL_GUARDED_BY(create_mu_);
-  int create_runs_ ABSL_GUARDED_BY(create_mu_) = 0;
+  // Concurrent Creates share script runs; the head is the arguments common to every call.
+  ScriptBatcher create_batcher_;
+  std::vector<std::string> create_head_;
 };
 
 }  // namespace parley::calls
