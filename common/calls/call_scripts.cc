@@ -71,64 +71,81 @@ redis::RedisScript Make(const char* body) {
 
 }  // namespace
 
-// ARGV: prefix, call_id, now, due, idem_key ('' = none), idem_ttl, maxlen, field, value, …
+// Creates one or more calls, each exactly as if alone, in order (CallStore batches concurrent
+// Creates into one run). ARGV: prefix, idem_ttl, maxlen, ttl, dnc_key, then per call: n (the
+// number of values that follow for this call), call_id, now, status ('queued' | 'scheduled'),
+// due, idem_key ('' = none), attempt, campaign, to, check_dnc ('1' | ''), reject_reason
+// ('' = none), then the hash's field, value, … as written for `status` (created, updated, due
+// included). No KEYS: every key derives from the prefix (one Redis instance, not a cluster).
+// Returns one reply per call: {'existing', id, HGETALL} | {'exists', id} | {'dnc_unknown', id} |
+// {'created', id, status} | {'rejected', id, reason, dnc list ('' | global | campaign)}.
+// The hottest script: no shared prelude (its tables and closures would be built on every run),
+// the hash written straight from ARGV, nothing read back that the caller already knows.
 const redis::RedisScript& CreateScript() {
-  static const redis::RedisScript* script = new redis::RedisScript(Make(R"lua(
-local prefix, call_id, now, due = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local idem = ARGV[5]
-if idem ~= '' then
-  local existing = redis.call('GET', prefix .. 'idem:' .. idem)
-  if existing then
-    return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
-  end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', call_id, {}} end
-local fields = {}
-for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-local status = 'queued'
-if due > now then status = 'scheduled' end
-redis.call('HSET', KEYS[1], 'status', status, 'created', now, 'updated', now, 'due', due)
-local attempt = redis.call('HGET', KEYS[1], 'attempt')
-local campaign = redis.call('HGET', KEYS[1], 'campaign') or ''
-emit(prefix, call_id, ARGV[7], status_event(call_id, status, attempt, '', campaign, now, ''))
-if status == 'queued' then
-  redis.call('XADD', prefix .. 'jobs', '*', 'call_id', call_id, 'attempt', attempt)
-else
-  redis.call('ZADD', prefix .. 'delayed', due, call_id)
-end
-if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[6]) end
-redis.call('ZADD', prefix .. 'calls:created', now, call_id)
-if campaign ~= '' then redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id) end
-return {'created', call_id, redis.call('HGETALL', KEYS[1])}
-)lua"));
-  return *script;
-}
+  static const redis::RedisScript* script = new redis::RedisScript(R"lua(
+local prefix, idem_ttl, maxlen, ttl, dnc_key = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
-// ARGV: prefix, call_id, now, reason, maxlen, ttl, idem_key, idem_ttl, field, value, …
-const redis::RedisScript& RejectScript() {
-  static const redis::RedisScript* script = new redis::RedisScript(Make(R"lua(
-local prefix, call_id, now, idem = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[7]
-if idem ~= '' then
-  local existing = redis.call('GET', prefix .. 'idem:' .. idem)
-  if existing then
-    return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
+local function create(i, last)
+  local call_id, now, status, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local idem, attempt, campaign, to = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local check_dnc, reason = ARGV[i + 8], ARGV[i + 9]
+  if idem ~= '' then
+    local existing = redis.call('GET', prefix .. 'idem:' .. idem)
+    if existing then
+      return {'existing', existing, redis.call('HGETALL', prefix .. 'call:' .. existing)}
+    end
   end
+  local key = prefix .. 'call:' .. call_id
+  if redis.call('EXISTS', key) == 1 then return {'exists', call_id} end
+  local dnc = ''
+  if check_dnc ~= '' then
+    -- Only a set config-api built in full can say "not listed".
+    if redis.call('SISMEMBER', dnc_key, '!complete') == 0 then return {'dnc_unknown', call_id} end
+    if redis.call('SISMEMBER', dnc_key, ':' .. to) == 1 then
+      dnc = 'global'
+    elseif campaign ~= '' and redis.call('SISMEMBER', dnc_key, campaign .. ':' .. to) == 1 then
+      dnc = 'campaign'
+    end
+    if dnc ~= '' then reason = 'dnc' end
+  end
+  redis.call('HSET', key, unpack(ARGV, i + 10, last))
+  if reason ~= '' then
+    status = 'rejected'
+    redis.call('HSET', key, 'status', status, 'ended_reason', reason, 'ended', now)
+    redis.call('HDEL', key, 'due')
+  end
+  local ev = {'type', 'status', 'call_id', call_id, 'status', status, 'attempt', attempt,
+              'worker', '', 'campaign', campaign, 'time', now, 'ended_reason', reason}
+  local events = key .. ':events'
+  redis.call('XADD', events, '*', unpack(ev))
+  redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', maxlen, '*', unpack(ev))
+  if status == 'queued' then
+    redis.call('XADD', prefix .. 'jobs', '*', 'call_id', call_id, 'attempt', attempt)
+  elseif status == 'scheduled' then
+    redis.call('ZADD', prefix .. 'delayed', due, call_id)
+  end
+  redis.call('ZADD', prefix .. 'calls:created', now, call_id)
+  if campaign ~= '' then
+    redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id)
+  end
+  if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', idem_ttl) end
+  if status == 'rejected' then
+    redis.call('EXPIRE', key, ttl)
+    redis.call('EXPIRE', events, ttl)
+    return {'rejected', call_id, reason, dnc}
+  end
+  return {'created', call_id, status}
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', call_id, {}} end
-local fields = {}
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('HSET', KEYS[1], 'status', 'rejected', 'ended_reason', ARGV[4], 'created', now,
-           'updated', now, 'ended', now)
-local campaign = redis.call('HGET', KEYS[1], 'campaign') or ''
-emit(prefix, call_id, ARGV[5], status_event(call_id, 'rejected', 1, '', campaign, now, ARGV[4]))
-redis.call('ZADD', prefix .. 'calls:created', now, call_id)
-if campaign ~= '' then redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id) end
-expire_call(prefix, call_id, ARGV[6])
-if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', ARGV[8]) end
-return {'created', call_id, redis.call('HGETALL', KEYS[1])}
-)lua"));
+
+local results = {}
+local i = 6
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  results[#results + 1] = create(i + 1, i + n)
+  i = i + n + 1
+end
+return results
+)lua");
   return *script;
 }
 

@@ -8,7 +8,6 @@
 namespace parley::calls::internal {
 
 const redis::RedisScript& CreateScript();
-const redis::RedisScript& RejectScript();
 const redis::RedisScript& ClaimScript();
 const redis::RedisScript& RenewScript();
 const redis::RedisScript& TransitionScript();

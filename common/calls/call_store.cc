@@ -1,11 +1,13 @@
 #include "common/calls/call_store.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/calls/call_scripts.h"
+#include "common/calls/dnc_index.h"
 #include "common/status/status.h"
 
 namespace parley::calls {
@@ -69,24 +71,24 @@ CallRecord FromHash(const absl::flat_hash_map<std::string, std::string>& h) {
   return c;
 }
 
-// The hash fields Create and CreateRejected write (status and times are the script's).
-std::vector<std::string> HashFields(const CallRecord& c) {
-  return {"call_id",      c.call_id,
-          "attempt",      absl::StrCat(c.attempt),
-          "max_attempts", absl::StrCat(c.max_attempts),
-          "to",           c.to,
-          "from",         c.from,
-          "agent",        c.agent,
-          "campaign",     c.campaign,
-          "context",      c.context_json,
-          "overrides",    c.overrides_json,
-          "direction",    c.direction,
-          "lead_id",      c.lead_id,
-          "idem",         c.idempotency_key,
-          "owner",        "",
-          "lease_until",  "0",
-          "ended_reason", "",
-          "dialed",       "0"};
+// Appends the hash fields Create writes (status and times are the script's).
+void AppendHashFields(const CallRecord& c, std::vector<std::string>* args) {
+  args->insert(args->end(), {"call_id",      c.call_id,
+                             "attempt",      absl::StrCat(c.attempt),
+                             "max_attempts", absl::StrCat(c.max_attempts),
+                             "to",           c.to,
+                             "from",         c.from,
+                             "agent",        c.agent,
+                             "campaign",     c.campaign,
+                             "context",      c.context_json,
+                             "overrides",    c.overrides_json,
+                             "direction",    c.direction,
+                             "lead_id",      c.lead_id,
+                             "idem",         c.idempotency_key,
+                             "owner",        "",
+                             "lease_until",  "0",
+                             "ended_reason", "",
+                             "dialed",       "0"});
 }
 
 void AppendDetail(const std::map<std::string, std::string>& detail,
@@ -198,7 +200,15 @@ bool IsTerminal(CallStatus status) {
 }
 
 CallStore::CallStore(redis::RedisPool* redis, StoreOptions options)
-    : redis_(redis), options_(std::move(options)) {}
+    : redis_(redis),
+      options_(std::move(options)),
+      create_batcher_(
+          redis, internal::CreateScript(),
+          {.max_batch = options_.max_create_batch, .max_runs = options_.max_create_runs}),
+      create_head_({options_.prefix, absl::StrCat(options_.idempotency_ttl_s),
+                    absl::StrCat(options_.global_events_maxlen),
+                    absl::StrCat(options_.call_events_ttl_s),
+                    options_.dnc_key.empty() ? DncIndexKey(options_.prefix) : options_.dnc_key}) {}
 
 std::string CallStore::Key(std::string_view suffix) const {
   return absl::StrCat(options_.prefix, AbslView(suffix));
@@ -211,50 +221,74 @@ absl::Status CallStore::EnsureGroup() {
   return r.status();
 }
 
-absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms) {
-  std::vector<std::string> args = {options_.prefix,
-                                   call.call_id,
-                                   absl::StrCat(now_ms),
-                                   absl::StrCat(call.due_ms),
-                                   call.idempotency_key,
-                                   absl::StrCat(options_.idempotency_ttl_s),
-                                   absl::StrCat(options_.global_events_maxlen)};
-  for (std::string& f : HashFields(call)) args.push_back(std::move(f));
-  PARLEY_ASSIGN_OR_RETURN(
-      RedisReply r, redis_->Eval(internal::CreateScript(), {Key("call:" + call.call_id)}, args));
-  return CreateReply(r, call.call_id);
-}
-
-// {outcome, call_id, HGETALL of the call}: the result comes back with the write, in one round trip.
-absl::StatusOr<CreateResult> CallStore::CreateReply(const RedisReply& r,
-                                                    const std::string& call_id) {
-  if (r.elements.size() != 3) return absl::InternalError("create: unexpected reply");
+absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms,
+                                               const CreateChecks& checks) {
+  const bool scheduled = call.due_ms > now_ms;
+  std::string now = absl::StrCat(now_ms);
+  std::string due = absl::StrCat(call.due_ms);
+  std::vector<std::string> args;
+  args.reserve(10 + 2 * 20);
+  args.insert(args.end(), {call.call_id, now, scheduled ? "scheduled" : "queued", due,
+                           call.idempotency_key, absl::StrCat(call.attempt), call.campaign, call.to,
+                           checks.dnc ? "1" : "", checks.reject_reason});
+  AppendHashFields(call, &args);
+  args.insert(args.end(), {"status", scheduled ? "scheduled" : "queued", "created", now, "updated",
+                           now, "due", std::move(due)});
+  PARLEY_ASSIGN_OR_RETURN(RedisReply r, create_batcher_.Run(create_head_, std::move(args)));
+  if (!r.is_array() || r.elements.size() < 2) {
+    return absl::InternalError("create: unexpected reply");
+  }
   const std::string& outcome = r.elements[0].str;
+  CreateResult result;
   if (outcome == "exists") {
-    return absl::AlreadyExistsError(absl::StrCat("call ", call_id, " already exists"));
+    return absl::AlreadyExistsError(absl::StrCat("call ", call.call_id, " already exists"));
   }
-  PARLEY_ASSIGN_OR_RETURN(auto hash, r.elements[2].AsMap());
-  if (hash.empty()) {
-    return absl::NotFoundError(absl::StrCat("call \"", r.elements[1].str, "\" expired"));
+  if (outcome == "dnc_unknown") {
+    result.call = std::move(call);
+    result.dnc_unknown = true;
+    return result;
   }
-  return CreateResult{.call = FromHash(hash), .created = outcome == "created"};
+  if (outcome == "existing") {
+    if (r.elements.size() != 3) return absl::InternalError("create: unexpected reply");
+    PARLEY_ASSIGN_OR_RETURN(auto hash, r.elements[2].AsMap());
+    if (hash.empty()) {
+      return absl::NotFoundError(absl::StrCat("call \"", r.elements[1].str, "\" expired"));
+    }
+    result.call = FromHash(hash);
+    return result;
+  }
+  // A new call: the hash holds exactly what was sent plus the fields set below.
+  result.created = true;
+  result.call = std::move(call);
+  result.call.created_ms = result.call.updated_ms = now_ms;
+  result.call.owner.clear();
+  result.call.lease_until_ms = 0;
+  result.call.dialed_attempt = 0;
+  result.call.answered_ms = 0;
+  result.call.cancel_requested = false;
+  result.call.cancel_reason.clear();
+  if (outcome == "rejected" && r.elements.size() == 4) {
+    result.call.status = parley::v1::CALL_STATUS_REJECTED;
+    result.call.ended_reason = r.elements[2].str;
+    result.call.ended_ms = now_ms;
+    result.call.due_ms = 0;
+    result.dnc_list = r.elements[3].str;
+    return result;
+  }
+  if (outcome != "created" || r.elements.size() != 3) {
+    return absl::InternalError("create: unexpected reply");
+  }
+  result.call.status = r.elements[2].str == "scheduled" ? parley::v1::CALL_STATUS_SCHEDULED
+                                                        : parley::v1::CALL_STATUS_QUEUED;
+  result.call.ended_reason.clear();
+  result.call.ended_ms = 0;
+  return result;
 }
 
 absl::StatusOr<CreateResult> CallStore::CreateRejected(CallRecord call,
                                                        std::string_view ended_reason,
                                                        int64_t now_ms) {
-  std::vector<std::string> args = {options_.prefix,
-                                   call.call_id,
-                                   absl::StrCat(now_ms),
-                                   std::string(ended_reason),
-                                   absl::StrCat(options_.global_events_maxlen),
-                                   absl::StrCat(options_.call_events_ttl_s),
-                                   call.idempotency_key,
-                                   absl::StrCat(options_.idempotency_ttl_s)};
-  for (std::string& f : HashFields(call)) args.push_back(std::move(f));
-  PARLEY_ASSIGN_OR_RETURN(
-      RedisReply r, redis_->Eval(internal::RejectScript(), {Key("call:" + call.call_id)}, args));
-  return CreateReply(r, call.call_id);
+  return Create(std::move(call), now_ms, {.reject_reason = std::string(ended_reason)});
 }
 
 absl::StatusOr<std::optional<CallRecord>> CallStore::FindByIdempotencyKey(std::string_view key) {

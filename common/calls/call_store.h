@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/calls/script_batcher.h"
 #include "common/redis/redis_pool.h"
 #include "common/redis/redis_script.h"
 #include "parley/v1/common.pb.h"
@@ -106,7 +107,25 @@ struct Fence {
 
 struct CreateResult {
   CallRecord call;
-  bool created = false;  // false: the idempotency key named an existing call, returned as is
+  // False: the idempotency key named an existing call, returned as is (or, with dnc_unknown,
+  // nothing was written and `call` is the one given).
+  bool created = false;
+  // The new call was recorded REJECTED/dnc: "global" or "campaign", the list that holds the
+  // number. "" otherwise.
+  std::string dnc_list;
+  // CreateChecks::dnc was asked but the DNC index is not complete (dnc_index.h): nothing was
+  // written; check the number another way and call Create again without the check.
+  bool dnc_unknown = false;
+};
+
+// What Create checks inside its script, before writing.
+struct CreateChecks {
+  // Refuse a number on the DNC index (global, or for the call's campaign): the call is recorded
+  // REJECTED with ended_reason `dnc` instead of queued.
+  bool dnc = false;
+  // Non-empty: record the call REJECTED with this ended_reason instead of queuing it (after the
+  // DNC check, which wins).
+  std::string reject_reason;
 };
 
 // A due job read from the stream.
@@ -128,6 +147,14 @@ struct StoreOptions {
   int64_t idempotency_ttl_s = 24 * 3600;
   int64_t global_events_maxlen = 1000000;     // approximate trimming of `events`
   int64_t call_events_ttl_s = 7 * 24 * 3600;  // call hash and its events expire after the end
+  // The DNC index Create checks (dnc_index.h); "" = DncIndexKey(prefix).
+  std::string dnc_key;
+  // Group commit of Create: concurrent Creates share one script run, up to `max_create_batch`
+  // calls each, with at most `max_create_runs` runs in flight. A Create that finds a run free
+  // starts one at once, so a lone call waits for nothing; under load the runs grow, and Redis
+  // handles one request (one read, one script call, one reply) for many calls. 1 = no batching.
+  int max_create_batch = 64;
+  int max_create_runs = 2;
 };
 
 // Parses one stream entry ([id, [field, value, …]]) of a call event stream.
@@ -146,8 +173,12 @@ class CallStore final {
   // Atomically: the call hash, its first event (`queued`, or `scheduled` when due_ms > now), the
   // job (stream entry, or the delayed entry when due_ms > now), the indexes and the idempotency
   // key. With an idempotency key that already names a call, returns that call (created=false) and
-  // writes nothing. `call.created_ms`/`updated_ms` are set here. UNAVAILABLE when Redis is down.
-  absl::StatusOr<CreateResult> Create(CallRecord call, int64_t now_ms);
+  // writes nothing. With `checks` the call may instead be recorded REJECTED (see CreateChecks and
+  // CreateResult). Concurrent Creates may run in one script (StoreOptions::max_create_batch), each
+  // exactly as if alone, in arrival order. `call.created_ms`/`updated_ms` are set here. UNAVAILABLE
+  // when Redis is down; ALREADY_EXISTS when the call id is taken.
+  absl::StatusOr<CreateResult> Create(CallRecord call, int64_t now_ms,
+                                      const CreateChecks& checks = {});
 
   // Records a call that was never queued (status `rejected`, e.g. DNC) with its event. Honours
   // the idempotency key like Create: a retried request gets the same rejected call back.
@@ -261,11 +292,11 @@ class CallStore final {
   absl::StatusOr<int> PromoteDue(int64_t now_ms, int limit);
 
  private:
-  absl::StatusOr<CreateResult> CreateReply(const redis::RedisReply& reply,
-                                           const std::string& call_id);
-
   redis::RedisPool* redis_;
   StoreOptions options_;
+  // Concurrent Creates share script runs; the head is the arguments common to every call.
+  ScriptBatcher create_batcher_;
+  std::vector<std::string> create_head_;
 };
 
 }  // namespace parley::calls

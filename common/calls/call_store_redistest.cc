@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/calls/call_store.h"
+#include "common/calls/dnc_index.h"
 
 namespace parley::calls {
 namespace {
@@ -348,6 +349,131 @@ TEST_F(CallStoreTest, RejectedCallIsRecordedWithItsReason) {
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->calls.size(), 1u);
   EXPECT_EQ(page->calls[0].call_id, "dnc1");
+}
+
+// What Create returns is what it wrote: the record is built from the request, not read back.
+void ExpectSameRecord(const CallRecord& a, const CallRecord& b) {
+  EXPECT_EQ(a.call_id, b.call_id);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.attempt, b.attempt);
+  EXPECT_EQ(a.max_attempts, b.max_attempts);
+  EXPECT_EQ(a.to, b.to);
+  EXPECT_EQ(a.from, b.from);
+  EXPECT_EQ(a.agent, b.agent);
+  EXPECT_EQ(a.campaign, b.campaign);
+  EXPECT_EQ(a.context_json, b.context_json);
+  EXPECT_EQ(a.overrides_json, b.overrides_json);
+  EXPECT_EQ(a.direction, b.direction);
+  EXPECT_EQ(a.lead_id, b.lead_id);
+  EXPECT_EQ(a.idempotency_key, b.idempotency_key);
+  EXPECT_EQ(a.owner, b.owner);
+  EXPECT_EQ(a.lease_until_ms, b.lease_until_ms);
+  EXPECT_EQ(a.created_ms, b.created_ms);
+  EXPECT_EQ(a.updated_ms, b.updated_ms);
+  EXPECT_EQ(a.due_ms, b.due_ms);
+  EXPECT_EQ(a.ended_ms, b.ended_ms);
+  EXPECT_EQ(a.ended_reason, b.ended_reason);
+  EXPECT_EQ(a.dialed_attempt, b.dialed_attempt);
+}
+
+TEST_F(CallStoreTest, CreateReturnsWhatItWrote) {
+  CallRecord c = NewCall("w1", "camp");
+  c.context_json = R"({"name":"Jo"})";
+  c.lead_id = "L1";
+  c.idempotency_key = "k-w1";
+  auto queued = store_->Create(c, Now());
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  ExpectSameRecord(queued->call, *store_->Get("w1"));
+  CallRecord later = NewCall("w2");
+  later.due_ms = Now() + 60'000;
+  auto scheduled = store_->Create(later, Now());
+  ASSERT_TRUE(scheduled.ok());
+  EXPECT_EQ(scheduled->call.status, parley::v1::CALL_STATUS_SCHEDULED);
+  ExpectSameRecord(scheduled->call, *store_->Get("w2"));
+  auto rejected = store_->CreateRejected(NewCall("w3"), "outside_calling_window", Now());
+  ASSERT_TRUE(rejected.ok());
+  ExpectSameRecord(rejected->call, *store_->Get("w3"));
+}
+
+TEST_F(CallStoreTest, CreateChecksTheDncIndexInTheSameScript) {
+  DncIndex index(pool_.get(), DncIndexKey(prefix_));
+  // No complete index: nothing is written, the caller must check another way.
+  auto unknown = store_->Create(NewCall("d1", "camp"), Now(), {.dnc = true});
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_TRUE(unknown->dnc_unknown);
+  EXPECT_FALSE(unknown->created);
+  EXPECT_EQ(unknown->call.call_id, "d1");
+  EXPECT_TRUE(absl::IsNotFound(store_->Get("d1").status()));
+  // An incomplete set (entries added after Redis lost the index) is not trusted either.
+  ASSERT_TRUE(index.Add("+14155550000", "").ok());
+  EXPECT_TRUE(store_->Create(NewCall("d1", "camp"), Now(), {.dnc = true})->dnc_unknown);
+
+  ASSERT_TRUE(index.Replace({{"+14155552671", "camp"}}).ok());
+  // Listed for its campaign: recorded rejected/dnc, no job.
+  auto listed = store_->Create(NewCall("d1", "camp"), Now(), {.dnc = true});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->created);
+  EXPECT_EQ(listed->dnc_list, "campaign");
+  EXPECT_EQ(listed->call.status, parley::v1::CALL_STATUS_REJECTED);
+  EXPECT_EQ(listed->call.ended_reason, "dnc");
+  ExpectSameRecord(listed->call, *store_->Get("d1"));
+  EXPECT_EQ(Len("jobs"), 0);
+  EXPECT_EQ(Statuses("d1"), std::vector<std::string>{"rejected"});
+  // Another campaign, or none: queued. Without the check: queued.
+  EXPECT_EQ(store_->Create(NewCall("d2", "other"), Now(), {.dnc = true})->call.status,
+            parley::v1::CALL_STATUS_QUEUED);
+  EXPECT_EQ(store_->Create(NewCall("d3"), Now(), {.dnc = true})->call.status,
+            parley::v1::CALL_STATUS_QUEUED);
+  EXPECT_EQ(store_->Create(NewCall("d4", "camp"), Now())->call.status,
+            parley::v1::CALL_STATUS_QUEUED);
+  // A global entry wins over a campaign's, and over a requested rejection reason.
+  ASSERT_TRUE(index.Add("+14155552671", "").ok());
+  auto global = store_->Create(NewCall("d5", "camp"), Now(),
+                               {.dnc = true, .reject_reason = "outside_calling_window"});
+  ASSERT_TRUE(global.ok());
+  EXPECT_EQ(global->dnc_list, "global");
+  EXPECT_EQ(global->call.ended_reason, "dnc");
+  EXPECT_EQ(Len("jobs"), 3);
+}
+
+// Concurrent Creates share script runs; each must still get its own answer, as if alone.
+TEST_F(CallStoreTest, ConcurrentCreatesEachGetTheirOwnAnswer) {
+  DncIndex index(pool_.get(), DncIndexKey(prefix_));
+  ASSERT_TRUE(index.Replace({{"+14155550000", ""}}).ok());
+  constexpr int kThreads = 24, kEach = 20;
+  std::atomic<int> created{0}, rejected{0}, existing{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        CallRecord c = NewCall(absl::StrCat("cc", t, "_", i));
+        // Every fifth call is to the listed number; every call with i == 0 shares one key.
+        if (i % 5 == 0) c.to = "+14155550000";
+        if (i == 1) c.idempotency_key = "shared-key";
+        auto r = store_->Create(c, Now(), {.dnc = true});
+        if (!r.ok()) {
+          ++wrong;
+          continue;
+        }
+        if (!r->created) {
+          ++existing;
+          if (c.idempotency_key.empty()) ++wrong;
+        } else if (r->call.status == parley::v1::CALL_STATUS_REJECTED) {
+          ++rejected;
+          if (c.to != "+14155550000" || r->call.call_id != c.call_id) ++wrong;
+        } else {
+          ++created;
+          if (c.to == "+14155550000" || r->call.call_id != c.call_id) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(rejected, kThreads * kEach / 5);
+  EXPECT_EQ(existing, kThreads - 1);  // one of the shared-key requests created the call
+  EXPECT_EQ(created, kThreads * kEach - rejected - existing);
+  EXPECT_EQ(Len("jobs"), created);
 }
 
 TEST_F(CallStoreTest, ListPaginatesNewestFirstAndFiltersByStatus) {

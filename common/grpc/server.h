@@ -40,6 +40,10 @@ struct ServerOptions {
   metrics::Metrics* metrics = nullptr;
   // Log every request (method, code, latency, peer) at debug level, failures at info level.
   bool log_requests = true;
+  // Sync-server threads kept polling for new requests: at least min_pollers (a new thread is
+  // started when fewer are free), at most max_pollers (more exit when their request is done).
+  int min_pollers = 2;
+  int max_pollers = 64;
 };
 
 class GrpcServer final {

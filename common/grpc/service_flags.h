@@ -19,7 +19,8 @@
 namespace parley::grpcx {
 
 // Builds the common part of ServiceMainOptions from flags, env and the service's defaults, and
-// initialises logging for `name`. Call after absl::ParseCommandLine.
+// initialises logging for `name`; turns off absl::Mutex deadlock detection (on in Debian's
+// abseil build, and costly on hot paths). Call after absl::ParseCommandLine.
 ServiceMainOptions ServiceOptionsFromFlags(const std::string& name,
                                            const std::string& default_listen,
                                            const std::string& default_metrics_listen);

@@ -3,10 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/phone/time_zone_table.h"
 
 namespace parley::phone {
@@ -192,6 +196,43 @@ TEST(PhoneTest, ConcurrentUse) {
   }
   for (auto& thread : threads) thread.join();
   for (int f : failures) EXPECT_EQ(f, 0);
+}
+
+}  // namespace
+}  // namespace parley::phone
+
+namespace parley::phone {
+namespace {
+
+// "+1" and ten digits take a shortcut past libphonenumber's Parse; the written-out national form
+// takes the full path. Both must agree on every number: valid or not, and the same E.164.
+TEST(NormalizeE164Test, NanpShortcutAgreesWithTheFullParse) {
+  absl::BitGen gen(std::seed_seq{42});
+  int valid = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string digits =
+        absl::StrFormat("%03d%03d%04d", absl::Uniform(gen, 200, 1000), absl::Uniform(gen, 0, 1000),
+                        absl::Uniform(gen, 0, 10000));
+    const std::string e164 = "+1" + digits;
+    const std::string national =
+        absl::StrCat("(", digits.substr(0, 3), ") ", digits.substr(3, 3), "-", digits.substr(6));
+    absl::StatusOr<std::string> fast = NormalizeE164(e164, "US");
+    absl::StatusOr<std::string> full = NormalizeE164(national, "US");
+    ASSERT_EQ(fast.ok(), full.ok()) << e164 << ": " << fast.status() << " / " << full.status();
+    EXPECT_EQ(IsE164(e164), full.ok()) << e164;
+    if (fast.ok()) {
+      EXPECT_EQ(*fast, *full);
+      ++valid;
+    } else {
+      EXPECT_EQ(fast.status().code(), full.status().code());
+    }
+  }
+  // Both kinds were exercised (US, Canadian and Caribbean area codes among them).
+  EXPECT_GT(valid, 1000);
+  EXPECT_LT(valid, 19000);
+  EXPECT_EQ(*NormalizeE164("+14165550123", "GB"), "+14165550123");  // Toronto: full check
+  EXPECT_EQ(NormalizeE164("+11234567890", "US").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

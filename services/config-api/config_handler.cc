@@ -45,8 +45,17 @@ absl::Status CheckDncNumber(std::string_view number, std::string_view field) {
 }  // namespace
 
 ConfigHandler::ConfigHandler(ConfigStore* store, const crypto::SecretBox* secrets,
-                             grpcx::TokenAuth auth)
-    : store_(store), secrets_(secrets), auth_(std::move(auth)), resolver_(store, secrets) {}
+                             grpcx::TokenAuth auth, calls::DncIndex* dnc_index)
+    : store_(store),
+      secrets_(secrets),
+      dnc_index_(dnc_index),
+      auth_(std::move(auth)),
+      resolver_(store, secrets) {}
+
+absl::StatusOr<parley::v1::DncEntry> ConfigHandler::AddDncEntry(const parley::v1::DncEntry& entry) {
+  if (dnc_index_ == nullptr) return store_->AddDnc(entry);
+  return store_->AddDnc(entry, [&] { return dnc_index_->Add(entry.number(), entry.campaign()); });
+}
 
 absl::StatusOr<StoredResource> ConfigHandler::Prepare(const parley::v1::Resource& resource,
                                                       const StoredResource* current) const {
@@ -221,7 +230,7 @@ grpc::Status ConfigHandler::AddDnc(grpc::ServerContext* context,
   entry.set_campaign(request->campaign());
   entry.set_reason(request->reason());
   entry.set_call_id(request->call_id());
-  absl::StatusOr<parley::v1::DncEntry> added = store_->AddDnc(entry);
+  absl::StatusOr<parley::v1::DncEntry> added = AddDncEntry(entry);
   if (!added.ok()) return ToGrpcStatus(added.status());
   log::Info(
       "dnc added",
@@ -235,7 +244,20 @@ grpc::Status ConfigHandler::RemoveDnc(grpc::ServerContext* context,
                                       google::protobuf::Empty*) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
   if (absl::Status s = CheckDncNumber(request->number(), "number"); !s.ok()) return ToGrpcStatus(s);
-  return ToGrpcStatus(store_->RemoveDnc(request->number(), request->campaign()));
+  if (dnc_index_ == nullptr) {
+    return ToGrpcStatus(store_->RemoveDnc(request->number(), request->campaign()));
+  }
+  bool removed_from_index = false;
+  absl::Status s = store_->RemoveDnc(request->number(), request->campaign(), [&] {
+    removed_from_index = true;
+    return dnc_index_->Remove(request->number(), request->campaign());
+  });
+  if (!s.ok() && removed_from_index) {
+    // The row may still be in Postgres (COMMIT failed or its outcome is unknown): put the entry
+    // back so the index errs on the side of refusing; the reconcile settles it either way.
+    (void)dnc_index_->Add(request->number(), request->campaign());
+  }
+  return ToGrpcStatus(s);
 }
 
 grpc::Status ConfigHandler::CheckDnc(grpc::ServerContext* context,
@@ -264,7 +286,7 @@ grpc::Status ConfigHandler::ImportDnc(grpc::ServerContext* context,
     result->set_index(i);
     absl::Status valid = CheckDncNumber(row.number(), absl::StrCat("entries[", i, "].number"));
     absl::StatusOr<parley::v1::DncEntry> added =
-        valid.ok() ? store_->AddDnc(row) : absl::StatusOr<parley::v1::DncEntry>(valid);
+        valid.ok() ? AddDncEntry(row) : absl::StatusOr<parley::v1::DncEntry>(valid);
     if (added.ok()) {
       *result->mutable_entry() = *std::move(added);
       response->set_imported(response->imported() + 1);

@@ -8,11 +8,18 @@
 // `secrets` may be null (no PARLEY_MASTER_KEY): everything works but storing or decrypting a
 // credential, which fails with FAILED_PRECONDITION.
 //
+// `dnc_index` (may be null: no Redis) is the Redis copy of the DNC list that the dispatcher checks
+// inside its Create script (common/calls/dnc_index.h). AddDnc/ImportDnc/RemoveDnc change it inside
+// the Postgres transaction, before COMMIT, so a number is refused by every CreateCall that starts
+// after AddDnc returned; when Redis cannot be written the write fails with UNAVAILABLE and
+// Postgres is left unchanged (retry). DncReconciler rebuilds the index from Postgres.
+//
 //   ConfigStore store(pg);
 //   ConfigHandler handler(&store, &secret_box, auth);
 //   server.AddService(&handler, "parley.v1.ConfigService");
 #pragma once
 
+#include "common/calls/dnc_index.h"
 #include "common/crypto/secret_box.h"
 #include "common/grpc/auth.h"
 #include "parley/v1/config.grpc.pb.h"
@@ -23,7 +30,8 @@ namespace parley::config {
 
 class ConfigHandler final : public parley::v1::ConfigService::Service {
  public:
-  ConfigHandler(ConfigStore* store, const crypto::SecretBox* secrets, grpcx::TokenAuth auth);
+  ConfigHandler(ConfigStore* store, const crypto::SecretBox* secrets, grpcx::TokenAuth auth,
+                calls::DncIndex* dnc_index = nullptr);
 
   grpc::Status CreateResource(grpc::ServerContext* context,
                               const parley::v1::CreateResourceRequest* request,
@@ -65,8 +73,12 @@ class ConfigHandler final : public parley::v1::ConfigService::Service {
   absl::StatusOr<parley::v1::Resource> Write(const parley::v1::Resource& resource, bool create,
                                              bool allow_missing);
 
+  // AddDnc with the index kept in step.
+  absl::StatusOr<parley::v1::DncEntry> AddDncEntry(const parley::v1::DncEntry& entry);
+
   ConfigStore* store_;
   const crypto::SecretBox* secrets_;
+  calls::DncIndex* dnc_index_;
   grpcx::TokenAuth auth_;
   RuntimeConfigResolver resolver_;
 };

@@ -44,6 +44,11 @@ constexpr char kDncInsert[] = "config.dnc_insert";
 constexpr char kDncSelect[] = "config.dnc_select";
 constexpr char kDncDelete[] = "config.dnc_delete";
 constexpr char kDncCheck[] = "config.dnc_check";
+constexpr char kDncAll[] = "config.dnc_all";
+// DNC writes take this advisory lock shared, SnapshotDnc exclusively (key: "pardnc" in ASCII).
+constexpr char kDncLockShared[] = "config.dnc_lock_shared";
+constexpr char kDncLockExclusive[] = "config.dnc_lock_exclusive";
+constexpr char kDncLockKey[] = "123563833323107";
 
 constexpr char kDncColumns[] =
     "number, campaign, reason, call_id, (extract(epoch FROM created_at) * 1000000)::bigint";
@@ -226,6 +231,10 @@ ConfigStore::ConfigStore(pg::PgPool* pg) : pg_(pg) {
   pg_->Prepare(kDncSelect, absl::StrCat("SELECT ", kDncColumns,
                                         " FROM config.dnc WHERE number = $1 AND campaign = $2"));
   pg_->Prepare(kDncDelete, "DELETE FROM config.dnc WHERE number = $1 AND campaign = $2");
+  pg_->Prepare(kDncAll, "SELECT number, campaign FROM config.dnc");
+  pg_->Prepare(kDncLockShared,
+               absl::StrCat("SELECT pg_advisory_xact_lock_shared(", kDncLockKey, ")"));
+  pg_->Prepare(kDncLockExclusive, absl::StrCat("SELECT pg_advisory_xact_lock(", kDncLockKey, ")"));
   // Global entry first: it is the one that blocks regardless of campaign.
   pg_->Prepare(kDncCheck, absl::StrCat("SELECT ", kDncColumns,
                                        " FROM config.dnc WHERE number = $1 AND campaign IN "
@@ -428,23 +437,44 @@ absl::Status ConfigStore::SetCredentialTested(std::string_view name, bool ok) {
   });
 }
 
-absl::StatusOr<parley::v1::DncEntry> ConfigStore::AddDnc(const parley::v1::DncEntry& entry) {
-  return pg_->Transact([&](pqxx::work& tx) {
+absl::StatusOr<parley::v1::DncEntry> ConfigStore::AddDnc(const parley::v1::DncEntry& entry,
+                                                         const DncHook& before_commit) {
+  return pg_->Transact([&](pqxx::work& tx) -> absl::StatusOr<parley::v1::DncEntry> {
+    tx.exec_prepared(kDncLockShared);
     pqxx::result inserted = tx.exec_prepared(kDncInsert, entry.number(), entry.campaign(),
                                              entry.reason(), entry.call_id());
-    if (!inserted.empty()) return DncFromRow(inserted[0]);
-    return DncFromRow(tx.exec_prepared1(kDncSelect, entry.number(), entry.campaign()));
+    parley::v1::DncEntry row =
+        !inserted.empty()
+            ? DncFromRow(inserted[0])
+            : DncFromRow(tx.exec_prepared1(kDncSelect, entry.number(), entry.campaign()));
+    if (before_commit) PARLEY_RETURN_IF_ERROR(before_commit());
+    return row;
   });
 }
 
-absl::Status ConfigStore::RemoveDnc(std::string_view number, std::string_view campaign) {
+absl::Status ConfigStore::RemoveDnc(std::string_view number, std::string_view campaign,
+                                    const DncHook& before_commit) {
   std::string n(number), c(campaign);
   return pg_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared(kDncLockShared);
     if (tx.exec_prepared(kDncDelete, n, c).affected_rows() == 0) {
       return absl::NotFoundError(
           absl::StrCat("no DNC entry for ", n, c.empty() ? " (global)" : " in campaign " + c));
     }
+    if (before_commit) return before_commit();
     return absl::OkStatus();
+  });
+}
+
+absl::Status ConfigStore::SnapshotDnc(
+    absl::FunctionRef<absl::Status(const std::vector<std::pair<std::string, std::string>>&)> with) {
+  return pg_->Transact([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_prepared(kDncLockExclusive);
+    std::vector<std::pair<std::string, std::string>> entries;
+    for (const pqxx::row& row : tx.exec_prepared(kDncAll)) {
+      entries.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
+    }
+    return with(entries);
   });
 }
 

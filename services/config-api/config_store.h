@@ -14,6 +14,7 @@
 // foreign key is the last line of defence).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -22,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/pg/pg_pool.h"
@@ -110,10 +112,24 @@ class ConfigStore final {
   // Records a credential test result in its spec (`last_tested_ok`). NOT_FOUND when absent.
   absl::Status SetCredentialTested(std::string_view name, bool ok);
 
-  // DNC. Add is idempotent (an existing entry is returned unchanged).
-  absl::StatusOr<parley::v1::DncEntry> AddDnc(const parley::v1::DncEntry& entry);
-  // NOT_FOUND when there is no entry for exactly (number, campaign).
-  absl::Status RemoveDnc(std::string_view number, std::string_view campaign);
+  // DNC. Add is idempotent (an existing entry is returned unchanged). `before_commit`, when set,
+  // runs inside the transaction after the row is written and before COMMIT (also for an entry
+  // that existed); its error rolls the write back and is returned. It may run more than once (a
+  // transaction retried after a serialization failure), so it must be idempotent.
+  // DNC writes hold a shared advisory lock that SnapshotDnc takes exclusively.
+  using DncHook = std::function<absl::Status()>;
+  absl::StatusOr<parley::v1::DncEntry> AddDnc(const parley::v1::DncEntry& entry,
+                                              const DncHook& before_commit = nullptr);
+  // NOT_FOUND when there is no entry for exactly (number, campaign); `before_commit` as for AddDnc
+  // (run only when a row was deleted).
+  absl::Status RemoveDnc(std::string_view number, std::string_view campaign,
+                         const DncHook& before_commit = nullptr);
+  // Every entry as (number, campaign), handed to `with` while an exclusive advisory lock holds off
+  // AddDnc/RemoveDnc (on every replica sharing the database), so what `with` derives from the
+  // snapshot cannot miss a write that commits meanwhile. Returns `with`'s error, or UNAVAILABLE.
+  absl::Status SnapshotDnc(
+      absl::FunctionRef<absl::Status(const std::vector<std::pair<std::string, std::string>>&)>
+          with);
   // The blocking entry (global preferred), or nullopt when the number may be called.
   absl::StatusOr<std::optional<parley::v1::DncEntry>> CheckDnc(std::string_view number,
                                                                std::string_view campaign);

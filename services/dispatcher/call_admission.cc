@@ -46,10 +46,15 @@ absl::Status CheckPrintable(std::string_view field, std::string_view value, size
   return absl::OkStatus();
 }
 
+// Serialises `value` into `*json` ("{}" when empty) and checks its size.
 absl::Status CheckJsonSize(std::string_view field, const google::protobuf::Struct& value,
-                           size_t max) {
-  if (value.fields().empty()) return absl::OkStatus();
-  size_t size = json::StructToJson(value).dump().size();
+                           size_t max, std::string* json) {
+  if (value.fields().empty()) {
+    *json = "{}";
+    return absl::OkStatus();
+  }
+  *json = json::StructToJson(value).dump();
+  const size_t size = json->size();
   if (size > max) {
     return InvalidField(
         field, absl::StrCat("larger than ", max / 1024, " KiB (", size, " bytes as JSON)"));
@@ -76,7 +81,11 @@ std::string NewCallId() {
 }
 
 absl::Status CheckCreateCallRequest(const CreateCallRequest& request, absl::Time now,
-                                    const AdmissionOptions& options) {
+                                    const AdmissionOptions& options, std::string* context_json,
+                                    std::string* overrides_json) {
+  std::string context_scratch, overrides_scratch;
+  if (context_json == nullptr) context_json = &context_scratch;
+  if (overrides_json == nullptr) overrides_json = &overrides_scratch;
   if (request.to().find_first_not_of(" \t") == std::string::npos) {
     return InvalidField("to", "required");
   }
@@ -89,9 +98,10 @@ absl::Status CheckCreateCallRequest(const CreateCallRequest& request, absl::Time
   if (!request.campaign().empty() && !IsResourceName(request.campaign())) {
     return InvalidField("campaign", "not a valid name (lower-kebab-case, 1-63 characters)");
   }
-  PARLEY_RETURN_IF_ERROR(CheckJsonSize("context", request.context(), options.max_context_bytes));
   PARLEY_RETURN_IF_ERROR(
-      CheckJsonSize("overrides", request.overrides(), options.max_context_bytes));
+      CheckJsonSize("context", request.context(), options.max_context_bytes, context_json));
+  PARLEY_RETURN_IF_ERROR(
+      CheckJsonSize("overrides", request.overrides(), options.max_context_bytes, overrides_json));
   if (!request.from().empty() && !phone::IsE164(request.from())) {
     return InvalidField("from", "must be an E.164 number (+14155552671)");
   }
@@ -136,21 +146,12 @@ absl::StatusOr<Admission> CallAdmitter::FromExisting(calls::CallRecord call) {
   return Admission{std::move(call), false};
 }
 
-absl::StatusOr<Admission> CallAdmitter::Reject(calls::CallRecord call, std::string_view reason,
-                                               std::string_view why, int64_t now_ms) {
-  PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result,
-                          store_->CreateRejected(std::move(call), reason, now_ms));
-  if (!result.created) return FromExisting(std::move(result.call));
-  log::Info(
-      "call rejected",
-      {{"call_id", result.call.call_id}, {"to", result.call.to}, {"reason", std::string(reason)}});
-  return RejectedStatus(result.call, why);
-}
-
 absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) {
   const absl::Time now = Now();
   const int64_t now_ms = absl::ToUnixMillis(now);
-  PARLEY_RETURN_IF_ERROR(CheckCreateCallRequest(request, now, options_));
+  std::string context_json, overrides_json;
+  PARLEY_RETURN_IF_ERROR(
+      CheckCreateCallRequest(request, now, options_, &context_json, &overrides_json));
 
   // 2. A repeated request: answer what the first one got.
   if (!request.idempotency_key().empty()) {
@@ -192,8 +193,8 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
   call.from = request.from();
   call.agent = agent;
   call.campaign = request.campaign();
-  call.context_json = json::StructToJson(request.context()).dump();
-  call.overrides_json = json::StructToJson(request.overrides()).dump();
+  call.context_json = std::move(context_json);
+  call.overrides_json = std::move(overrides_json);
   const bool inbound = request.direction() == parley::v1::DIRECTION_INBOUND;
   call.direction = inbound ? "inbound" : "outbound";
   call.lead_id = request.lead_id();
@@ -212,15 +213,12 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
     due = std::max(due, absl::FromUnixMillis(TimestampToMillis(request.schedule_at())));
   }
 
+  calls::CreateChecks checks;
+  std::string window_why;  // why the window refused the call, when it did
   if (!inbound) {
-    // 6. Do-not-call, checked fresh for every call.
-    PARLEY_ASSIGN_OR_RETURN(DncCheck dnc, config_->CheckDnc(to, call.campaign));
-    if (dnc.blocked) {
-      std::string why =
-          absl::StrCat(log::MaskPhone(to), " is on the ",
-                       dnc.campaign.empty() ? "global" : "campaign's", " do-not-call list");
-      return Reject(std::move(call), "dnc", why, now_ms);
-    }
+    // 6. Do-not-call: checked inside the Create script against the DNC index, atomically with
+    // the write (below).
+    checks.dnc = true;
     // 7. The calling window, in the callee's zone.
     if (campaign) {
       absl::StatusOr<calls::CallingWindow> window =
@@ -235,24 +233,50 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
         absl::Time opening = window->NextOpening(due, zone);
         if (opening != due) {
           if (request.reject_outside_window()) {
-            std::string why = absl::StrCat("the calling window is closed at ",
-                                           absl::FormatTime("%Y-%m-%d %H:%M %Z", due, zone), " (",
-                                           zone.name(), "); it opens next at ",
-                                           absl::FormatTime("%Y-%m-%d %H:%M %Z", opening, zone));
-            return Reject(std::move(call), "outside_calling_window", why, now_ms);
+            window_why = absl::StrCat("the calling window is closed at ",
+                                      absl::FormatTime("%Y-%m-%d %H:%M %Z", due, zone), " (",
+                                      zone.name(), "); it opens next at ",
+                                      absl::FormatTime("%Y-%m-%d %H:%M %Z", opening, zone));
+            checks.reject_reason = "outside_calling_window";
+          } else {
+            due = opening;
           }
-          due = opening;
         }
       }
     }
   }
 
-  // 8. One atomic step.
+  // 8. One atomic step (with the DNC check, and the rejection when one applies).
   call.due_ms = due > now ? absl::ToUnixMillis(due) : 0;
-  // No per-call log line here: this is the hottest path, and the event stream records the call.
-  PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result, store_->Create(std::move(call), now_ms));
+  PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result,
+                          store_->Create(std::move(call), now_ms, checks));
+  if (result.dnc_unknown) {
+    // The DNC index is not built (Redis lost it, or config-api has no Redis): ask config-api,
+    // which reads Postgres, and write without the index check.
+    PARLEY_ASSIGN_OR_RETURN(DncCheck dnc, config_->CheckDnc(result.call.to, result.call.campaign));
+    checks.dnc = false;
+    if (dnc.blocked) {
+      checks.reject_reason = "dnc";
+      result.dnc_list = dnc.campaign.empty() ? "global" : "campaign";
+    }
+    std::string dnc_list = std::move(result.dnc_list);
+    PARLEY_ASSIGN_OR_RETURN(result, store_->Create(std::move(result.call), now_ms, checks));
+    if (result.created && checks.reject_reason == "dnc") result.dnc_list = std::move(dnc_list);
+  }
   if (!result.created) return FromExisting(std::move(result.call));
-  return Admission{std::move(result.call), true};
+  if (result.call.status != parley::v1::CALL_STATUS_REJECTED) {
+    // No per-call log line here: this is the hottest path, and the event stream records the call.
+    return Admission{std::move(result.call), true};
+  }
+  std::string why = window_why;
+  if (!result.dnc_list.empty()) {
+    why = absl::StrCat(log::MaskPhone(result.call.to), " is on the ",
+                       result.dnc_list == "global" ? "global" : "campaign's", " do-not-call list");
+  }
+  log::Info("call rejected", {{"call_id", result.call.call_id},
+                              {"to", result.call.to},
+                              {"reason", result.call.ended_reason}});
+  return RejectedStatus(result.call, why);
 }
 
 }  // namespace parley::dispatcher

@@ -17,12 +17,17 @@
 //   5. non-empty `overrides` must validate merged over the template → INVALID_ARGUMENT
 //      "overrides: …";
 //   6. outbound calls only: the DNC list → the call is recorded REJECTED/`dnc` and the result is
-//      FAILED_PRECONDITION "dnc: …";
+//      FAILED_PRECONDITION "dnc: …". Checked inside step 8's script against the DNC index that
+//      config-api keeps in Redis (common/calls/dnc_index.h; written before AddDnc returns), so
+//      it costs no round trip and a number listed before the call started is always refused.
+//      When the index is not complete (Redis lost it, config-api has no Redis) the script writes
+//      nothing and the admitter asks config-api (CheckDnc, Postgres) and writes again;
 //   7. outbound calls of a campaign with a calling window: the window in the callee's zone
 //      (calls::ZoneForNumber: the number's zone, else the window's). Outside it the call is
 //      scheduled for the next opening, or, with `reject_outside_window`, recorded
 //      REJECTED/`outside_calling_window` → FAILED_PRECONDITION "outside_calling_window: …";
-//   8. one atomic CallStore::Create (hash, first event, job or delayed entry, idempotency key).
+//   8. one atomic CallStore::Create (DNC check, then hash, first event, job or delayed entry,
+//      idempotency key — or the rejected call when 6 or 7 refuse it).
 //
 // Decisions the API leaves open, as made here:
 //   - `context` is stored as given; the agent's and campaign's default contexts are merged under it
@@ -67,9 +72,13 @@ struct Admission {
   bool created = false;
 };
 
-// Check 1 above: INVALID_ARGUMENT "<field>: <reason>" for the first field that is wrong.
+// Check 1 above: INVALID_ARGUMENT "<field>: <reason>" for the first field that is wrong. The JSON
+// of `context` and `overrides` ("{}" when empty), serialised for the size check, is left in
+// `context_json` / `overrides_json` when they are given, so the caller need not serialise again.
 absl::Status CheckCreateCallRequest(const parley::v1::CreateCallRequest& request, absl::Time now,
-                                    const AdmissionOptions& options);
+                                    const AdmissionOptions& options,
+                                    std::string* context_json = nullptr,
+                                    std::string* overrides_json = nullptr);
 
 // A new unique call id ("c_" + 24 hex digits, 96 random bits).
 std::string NewCallId();
@@ -88,11 +97,6 @@ class CallAdmitter final {
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
 
  private:
-  // Records `call` as rejected with `reason` and returns FAILED_PRECONDITION "<reason>: <why>".
-  // When its idempotency key already names a call (a concurrent request won), answers as for
-  // that call instead.
-  absl::StatusOr<Admission> Reject(calls::CallRecord call, std::string_view reason,
-                                   std::string_view why, int64_t now_ms);
   // The answer for a call an idempotency key already names.
   static absl::StatusOr<Admission> FromExisting(calls::CallRecord call);
 

@@ -26,7 +26,7 @@ int64_t TimestampToMillis(const google::protobuf::Timestamp& ts) {
   return ts.seconds() * 1000 + ts.nanos() / 1000000;
 }
 
-parley::v1::Call ToProtoCall(const calls::CallRecord& r) {
+parley::v1::Call ToProtoCall(const calls::CallRecord& r, const google::protobuf::Struct* context) {
   parley::v1::Call call;
   call.set_call_id(r.call_id);
   call.set_status(r.status);
@@ -48,10 +48,16 @@ parley::v1::Call ToProtoCall(const calls::CallRecord& r) {
   if (calls::IsTerminal(r.status) && r.ended_ms > 0) {
     *call.mutable_end_time() = MillisToTimestamp(r.ended_ms);
   }
-  nlohmann::json context =
-      nlohmann::json::parse(r.context_json, nullptr, /*allow_exceptions=*/false);
-  if (context.is_object()) {
-    if (auto s = json::JsonToStruct(context, "context"); s.ok()) *call.mutable_context() = *s;
+  if (context != nullptr) {
+    *call.mutable_context() = *context;
+  } else {
+    nlohmann::json parsed =
+        nlohmann::json::parse(r.context_json, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object()) {
+      if (auto s = json::JsonToStruct(parsed, "context"); s.ok()) {
+        *call.mutable_context() = *std::move(s);
+      }
+    }
   }
   call.set_direction(r.direction == "inbound" ? parley::v1::DIRECTION_INBOUND
                                               : parley::v1::DIRECTION_OUTBOUND);

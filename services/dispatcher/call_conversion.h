@@ -19,7 +19,10 @@ namespace parley::dispatcher {
 // The API view of a call. `schedule_at` is set only while the call is SCHEDULED; `end_time` is the
 // last update of a terminal call; `answer_time` is left unset (the store does not record it).
 // A context that is not a JSON object (never written by the dispatcher) comes back empty.
-parley::v1::Call ToProtoCall(const calls::CallRecord& record);
+// `context`, when given, is used as the call's context instead of parsing record.context_json
+// (CreateCall answering with the request's own context: no JSON round trip).
+parley::v1::Call ToProtoCall(const calls::CallRecord& record,
+                             const google::protobuf::Struct* context = nullptr);
 
 // The API view of an event; an empty `type` becomes "status".
 parley::v1::CallEvent ToProtoEvent(const calls::CallEvent& event);

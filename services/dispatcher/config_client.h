@@ -7,8 +7,10 @@
 // calls for one campaign costs one lookup, and a change in config-api reaches new calls within the
 // TTL. Not cached, on purpose:
 //   - NOT_FOUND answers: an agent created a moment ago must be callable at once;
-//   - DNC checks: a number put on the list must be refused by the very next CreateCall (and every
-//     call has its own number, so a cache would not save anything in practice anyway).
+//   - DNC checks: a number put on the list must be refused by the very next CreateCall. CheckDnc
+//     is the fallback only: admission normally checks the DNC index config-api keeps in Redis,
+//     inside the Create script (common/calls/dnc_index.h), and asks here only while that index
+//     is not built.
 //
 //   ConfigClient config(channel, {.rpc = {.token = service_token}});
 //   PARLEY_ASSIGN_OR_RETURN(ConfigClient::Spec campaign,
@@ -79,8 +81,8 @@ class ConfigClient final {
   // The campaign's spec (CampaignSpec JSON). Fails like GetAgent, naming `campaign`.
   absl::StatusOr<Spec> GetCampaign(std::string_view name);
 
-  // Asks config-api, every time, whether `e164` may not be called for `campaign` ("" = global
-  // list only). UNAVAILABLE/INTERNAL as GetAgent: a call is never admitted unchecked.
+  // Asks config-api, every time (Postgres), whether `e164` may not be called for `campaign`
+  // ("" = global list only). UNAVAILABLE/INTERNAL as GetAgent: a call is never admitted unchecked.
   absl::StatusOr<DncCheck> CheckDnc(std::string_view e164, std::string_view campaign);
 
   // Resolves the runtime config with `overrides` applied last, to validate them before the call is

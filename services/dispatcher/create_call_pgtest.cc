@@ -278,6 +278,64 @@ TEST_F(CreateCallTest, RetryOfAnAcceptedCallSurvivesALaterDncEntry) {
   EXPECT_EQ(Create(env, Req("+12125550102")).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(CreateCallTest, DncAddIsRefusedAtOnceAndRemoveAllowedAtOnce) {
+  DispatcherEnv env(config_->channel());
+  for (int i = 0; i < 10; ++i) {
+    const std::string n = absl::StrCat("+1212555", 2000 + i);
+    ASSERT_TRUE(Create(env, Req(n)).ok());
+    config_->AddDnc(n);  // returns once the entry is written
+    EXPECT_EQ(Create(env, Req(n)).error_code(), grpc::StatusCode::FAILED_PRECONDITION) << n;
+    config_->RemoveDnc(n);
+    EXPECT_TRUE(Create(env, Req(n)).ok()) << n;
+  }
+  // A campaign's entry: refused in that campaign only, until removed.
+  const std::string n = "+12125552100";
+  config_->AddDnc(n, "pay-us");
+  grpc::Status s = Create(env, Req(n, "", "pay-us"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "dnc: +*******2100 is on the campaign's"))
+      << s.error_message();
+  EXPECT_TRUE(Create(env, Req(n, "", "pay-gb")).ok());
+  EXPECT_TRUE(Create(env, Req(n)).ok());
+  config_->RemoveDnc(n, "pay-us");
+  EXPECT_TRUE(Create(env, Req(n, "", "pay-us")).ok());
+  // A global entry blocks every campaign.
+  config_->AddDnc(n);
+  EXPECT_EQ(Create(env, Req(n, "", "pay-gb")).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  config_->RemoveDnc(n);
+}
+
+TEST_F(CreateCallTest, DncWithoutTheIndexAsksConfigApiUntilTheReconcileRebuildsIt) {
+  DispatcherEnv env(config_->channel());
+  ASSERT_TRUE(env.redis().Command({"DEL", ConfigApiEnv::DncKey()}).ok());
+  ASSERT_FALSE(*config_->dnc_index().Complete());
+  // Listed numbers are still refused (through CheckDnc), with the same answer and record.
+  grpc::Status s = Create(env, Req("+12125550100"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "dnc: +*******0100 is on the global"))
+      << s.error_message();
+  s = Create(env, Req("+12125550101", "", "pay-us"));
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "dnc: +*******0101 is on the campaign's"))
+      << s.error_message();
+  // An entry added while the index is gone is refused too (the add leaves an incomplete set).
+  config_->AddDnc("+12125552200");
+  EXPECT_EQ(Create(env, Req("+12125552200")).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  Call ok;
+  ASSERT_TRUE(Create(env, Req("+12125552201"), &ok).ok());
+  EXPECT_EQ(ok.status(), parley::v1::CALL_STATUS_QUEUED);
+  EXPECT_EQ(Count(env, "XLEN", "jobs"), 1);
+
+  // The reconcile rebuilds it from Postgres; the Create script answers by itself again.
+  ASSERT_TRUE(config_->ReconcileDnc().ok());
+  ASSERT_TRUE(*config_->dnc_index().Complete());
+  EXPECT_TRUE(*config_->dnc_index().Contains("+12125550100", ""));
+  EXPECT_TRUE(*config_->dnc_index().Contains("+12125550101", "pay-us"));
+  EXPECT_TRUE(*config_->dnc_index().Contains("+12125552200", ""));
+  EXPECT_EQ(Create(env, Req("+12125552200")).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Create(env, Req("+12125552202")).ok());
+  config_->RemoveDnc("+12125552200");
+}
+
 // America/New_York springs forward on 2026-03-08 (02:00 EST → 03:00 EDT).
 TEST_F(CreateCallTest, WindowOpeningAcrossSpringForward) {
   // Saturday 2026-03-07 23:30 EST: closed; next opening Sunday 09:00 EDT = 13:00 UTC

@@ -56,7 +56,8 @@ grpc::Status DispatcherHandler::CreateCall(grpc::ServerContext* context,
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeCalls);
   absl::StatusOr<Admission> admitted = admitter_.Admit(*request);
   if (!admitted.ok()) return ToGrpcStatus(admitted.status());
-  *response = ToProtoCall(admitted->call);
+  // A new call holds the request's context as sent: no need to parse it back from JSON.
+  *response = ToProtoCall(admitted->call, admitted->created ? &request->context() : nullptr);
   return grpc::Status::OK;
 }
 
@@ -93,7 +94,8 @@ grpc::Status DispatcherHandler::CreateCalls(grpc::ServerContext* context,
     parley::v1::CreateCallResult* row = response->add_results();
     row->set_index(i);
     if (results[i].ok()) {
-      *row->mutable_call() = ToProtoCall(results[i]->call);
+      *row->mutable_call() = ToProtoCall(
+          results[i]->call, results[i]->created ? &request->calls(i).context() : nullptr);
       ++created;
     } else {
       row->mutable_error()->set_code(static_cast<int>(results[i].status().code()));

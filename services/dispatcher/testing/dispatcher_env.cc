@@ -14,6 +14,7 @@
 #include "common/pg/testing/scratch_database.h"
 #include "services/config-api/config_handler.h"
 #include "services/config-api/config_store.h"
+#include "services/config-api/dnc_reconciler.h"
 
 namespace parley::dispatcher::testing {
 namespace {
@@ -49,11 +50,20 @@ ConfigApiEnv::ConfigApiEnv() {
   pool_ = *std::move(pool);
   store_ = std::make_unique<config::ConfigStore>(pool_.get());
   if (absl::Status s = store_->Migrate(); !s.ok()) Die(std::string(s.message()));
+  const char* url = std::getenv("PARLEY_REDIS_URL");
+  if (url == nullptr) Die("PARLEY_REDIS_URL is not set: run through scripts/test");
+  auto redis = redis::RedisPool::Create({.url = url, .max_connections = 16});
+  if (!redis.ok()) Die(std::string(redis.status().message()));
+  redis_ = *std::move(redis);
+  dnc_index_ = std::make_unique<calls::DncIndex>(redis_.get(), DncKey());
+  reconciler_ = std::make_unique<config::DncReconciler>(store_.get(), dnc_index_.get());
+  if (absl::Status s = reconciler_->Reconcile(); !s.ok()) Die(std::string(s.message()));
   box_ = std::make_unique<crypto::SecretBox>(
       *crypto::SecretBox::FromMasterKey(crypto::GenerateMasterKey()));
   handler_ = std::make_unique<config::ConfigHandler>(
       store_.get(), box_.get(),
-      *grpcx::TokenAuth::Parse(absl::StrCat("dispatcher:", kServiceToken, ":service")));
+      *grpcx::TokenAuth::Parse(absl::StrCat("dispatcher:", kServiceToken, ":service")),
+      dnc_index_.get());
   server_ = std::make_unique<grpcx::GrpcServer>(
       grpcx::ServerOptions{.address = "127.0.0.1:0", .log_requests = false});
   server_->AddService(handler_.get(), "parley.v1.ConfigService");
@@ -66,6 +76,10 @@ ConfigApiEnv::~ConfigApiEnv() {
   server_->Shutdown();
   server_.reset();
   handler_.reset();
+  reconciler_.reset();
+  (void)redis_->Command({"DEL", DncKey()});
+  dnc_index_.reset();
+  redis_.reset();
   store_.reset();
   pool_.reset();
   db_.reset();
@@ -112,10 +126,27 @@ void ConfigApiEnv::AddDnc(const std::string& e164, const std::string& campaign) 
   request.set_reason("opt_out");
   grpc::ServerContext context;
   parley::v1::DncEntry out;
-  config::ConfigHandler direct(store_.get(), box_.get(), grpcx::TokenAuth::Disabled());
+  config::ConfigHandler direct(store_.get(), box_.get(), grpcx::TokenAuth::Disabled(),
+                               dnc_index_.get());
   grpc::Status s = direct.AddDnc(&context, &request, &out);
   if (!s.ok()) Die(absl::StrCat("add dnc: ", s.error_message()));
 }
+
+void ConfigApiEnv::RemoveDnc(const std::string& e164, const std::string& campaign) {
+  parley::v1::RemoveDncRequest request;
+  request.set_number(e164);
+  request.set_campaign(campaign);
+  grpc::ServerContext context;
+  google::protobuf::Empty out;
+  config::ConfigHandler direct(store_.get(), box_.get(), grpcx::TokenAuth::Disabled(),
+                               dnc_index_.get());
+  grpc::Status s = direct.RemoveDnc(&context, &request, &out);
+  if (!s.ok()) Die(absl::StrCat("remove dnc: ", s.error_message()));
+}
+
+std::string ConfigApiEnv::DncKey() { return absl::StrCat("t", getpid(), "_config:dnc"); }
+
+absl::Status ConfigApiEnv::ReconcileDnc() { return reconciler_->Reconcile(); }
 
 DispatcherEnv::DispatcherEnv(std::shared_ptr<grpc::Channel> config, DispatcherOptions options)
     : prefix_(UniquePrefix()) {
@@ -124,7 +155,8 @@ DispatcherEnv::DispatcherEnv(std::shared_ptr<grpc::Channel> config, DispatcherOp
   auto pool = redis::RedisPool::Create({.url = url, .max_connections = 64});
   if (!pool.ok()) Die(std::string(pool.status().message()));
   redis_ = *std::move(pool);
-  store_ = std::make_unique<calls::CallStore>(redis_.get(), calls::StoreOptions{.prefix = prefix_});
+  store_ = std::make_unique<calls::CallStore>(
+      redis_.get(), calls::StoreOptions{.prefix = prefix_, .dnc_key = ConfigApiEnv::DncKey()});
   if (absl::Status s = store_->EnsureGroup(); !s.ok()) Die(std::string(s.message()));
   config_ = std::make_unique<ConfigClient>(std::move(config),
                                            ConfigClientOptions{.rpc = {.token = kServiceToken}});

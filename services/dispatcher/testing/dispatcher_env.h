@@ -1,6 +1,7 @@
 // Test support for the dispatcher: a real config-api (ConfigHandler over a scratch Postgres
-// database, served on loopback) and a dispatcher over the shared Redis with a key prefix of its
-// own, served on loopback too — what the dispatcher's *_pgtest files and the bench run against.
+// database, served on loopback, with its DNC index in the shared Redis under ConfigApiEnv::
+// DncKey()) and a dispatcher over the shared Redis with a key prefix of its own that checks that
+// index, served on loopback too — what the dispatcher's *_pgtest files and the bench run against.
 //
 //   static ConfigApiEnv* config = new ConfigApiEnv();       // once per binary (a database)
 //   config->MakeAgent("pay");                               // template, graph, trunk, agent "pay"
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "common/calls/call_store.h"
+#include "common/calls/dnc_index.h"
 #include "common/grpc/server.h"
 #include "common/redis/redis_pool.h"
 #include "parley/v1/config.grpc.pb.h"
@@ -26,6 +28,7 @@
 namespace parley::config {
 class ConfigHandler;
 class ConfigStore;
+class DncReconciler;
 }  // namespace parley::config
 namespace parley::crypto {
 class SecretBox;
@@ -60,13 +63,26 @@ class ConfigApiEnv final {
   // Agent `name` with its own template, graph and trunk (`name`-tmpl, -graph, -trunk).
   void MakeAgent(const std::string& name);
   void MakeCampaign(const std::string& name, const std::string& spec_json);
-  // Puts `e164` on the DNC list (globally when `campaign` is empty).
+  // Puts `e164` on the DNC list (globally when `campaign` is empty), through the handler (so the
+  // Redis index too).
   void AddDnc(const std::string& e164, const std::string& campaign = "");
+  // Takes it off again; aborts when there was no such entry.
+  void RemoveDnc(const std::string& e164, const std::string& campaign = "");
+
+  // The Redis key of this process's DNC index (one per process, like the database); DispatcherEnv
+  // checks it.
+  static std::string DncKey();
+  calls::DncIndex& dnc_index() { return *dnc_index_; }
+  // Rebuilds the index from Postgres now (what config-api's reconcile loop does).
+  absl::Status ReconcileDnc();
 
  private:
   std::unique_ptr<pg::testing::ScratchDatabase> db_;
   std::unique_ptr<pg::PgPool> pool_;
   std::unique_ptr<config::ConfigStore> store_;
+  std::unique_ptr<redis::RedisPool> redis_;
+  std::unique_ptr<calls::DncIndex> dnc_index_;
+  std::unique_ptr<config::DncReconciler> reconciler_;
   std::unique_ptr<crypto::SecretBox> box_;
   std::unique_ptr<config::ConfigHandler> handler_;
   std::unique_ptr<grpcx::GrpcServer> server_;
