@@ -11,6 +11,7 @@
 //   eval "$(scripts/infra up)"
 //   build/bench/worker_bench [--providers=instant|embedded] [--levels=10,25,50,100,150,200]
 //                            [--max=200] [--window_s=15] [--call_timeout_s=180] [--keep_going=true]
+//                            [--ramp_ms=0]
 //                            [--recorder=grpc|null]
 //
 // Providers: `instant` (the default) replaces the template's pocketsphinx and espeak with
@@ -250,6 +251,9 @@ int main(int argc, char** argv) {
       absl::Seconds(std::atoi(Flag(argc, argv, "window_s", "15").c_str()));
   const absl::Duration call_timeout =
       absl::Seconds(std::atoi(Flag(argc, argv, "call_timeout_s", "180").c_str()));
+  // Queue a level's calls spread over this long instead of all at once.
+  const absl::Duration ramp =
+      absl::Milliseconds(std::atoi(Flag(argc, argv, "ramp_ms", "0").c_str()));
   // Run every level, late frames or not (to see how the numbers scale).
   const bool keep_going = Flag(argc, argv, "keep_going", "false") == "true";
   std::vector<int> levels;
@@ -370,6 +374,7 @@ int main(int argc, char** argv) {
       auto created = store.Create(call, absl::ToUnixMillis(absl::Now()));
       if (!created.ok()) Die("create call", created.status());
       ids.push_back(call.call_id);
+      if (ramp > absl::ZeroDuration()) absl::SleepFor(ramp / n);
     }
     const absl::Time queued = absl::Now();
     // Wait for all N answered (or ended: a failure), then measure until the first one ends.
