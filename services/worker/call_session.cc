@@ -89,6 +89,15 @@ void CallSession::EndCall(CallStatus outcome, std::string ended_reason) {
 }
 
 absl::Status CallSession::AppendEvent(std::string type, std::map<std::string, std::string> detail) {
+  {
+    // Between the answer and its status event the pipeline already talks; what it reports waits
+    // so the call's stream reads in_progress first.
+    absl::MutexLock lock(&mu_);
+    if (hold_events_) {
+      held_events_.emplace_back(std::move(type), std::move(detail));
+      return absl::OkStatus();
+    }
+  }
   std::optional<calls::Fence> f = fence();
   if (!f.has_value()) return absl::FailedPreconditionError("the attempt is not held");
   calls::CallEvent event;
@@ -342,10 +351,25 @@ SessionResult CallSession::Converse() {
         case LegEventType::kAnswered:
           answered_at_ = absl::Now();
           max_end = *answered_at_ + plan_.max_duration;
+          // The greeting first: the callee is listening now, and the status write is a Redis
+          // round trip that waits behind every other call's under a burst of answers. A lost
+          // fence (FAILED_PRECONDITION) still ends the call below, after at most that round trip
+          // of greeting.
+          {
+            absl::MutexLock lock(&mu_);
+            hold_events_ = true;
+          }
+          pipeline_->OnAnswered(*this);
           written = Transition(parley::v1::CALL_STATUS_IN_PROGRESS,
                                {{"answer_rate", absl::StrCat(e.answer_rate)}});
-          if (written.code() != absl::StatusCode::kFailedPrecondition) {
-            pipeline_->OnAnswered(*this);
+          {
+            std::vector<std::pair<std::string, std::map<std::string, std::string>>> held;
+            {
+              absl::MutexLock lock(&mu_);
+              hold_events_ = false;
+              held.swap(held_events_);
+            }
+            for (auto& [type, detail] : held) (void)AppendEvent(type, std::move(detail));
           }
           break;
         case LegEventType::kDtmf:

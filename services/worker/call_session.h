@@ -168,6 +168,10 @@ class CallSession final : public LegListener, public PipelineHost {
   std::optional<absl::Time> drain_at_ ABSL_GUARDED_BY(mu_);
   std::optional<Outcome> end_request_ ABSL_GUARDED_BY(mu_);
   bool wake_ ABSL_GUARDED_BY(mu_) = false;  // Drain moved the deadline
+  // While the answer's status event is being written: pipeline events wait here.
+  bool hold_events_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> held_events_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace parley::worker
