@@ -153,6 +153,10 @@ class Runner final {
     auto reader = dispatcher->WatchCall(watch_ctx.get(), watch);
     parley::v1::CallEvent event;
     while (reader->Read(&event)) {
+      if (event.type() == "status") {
+        auto error = event.detail().find("error");
+        observed.error = error == event.detail().end() ? "" : error->second;
+      }
       if (event.type() != "node") continue;
       if (auto node = event.detail().find("node"); node != event.detail().end())
         observed.nodes.push_back(node->second);

@@ -272,9 +272,10 @@ absl::StatusOr<std::vector<Scenario>> LoadScenarios(const std::string& path) {
 std::vector<std::string> CheckScenario(const Expectations& expect, const Observed& observed) {
   std::vector<std::string> failures;
   if (observed.outcome != expect.outcome) {
-    failures.push_back(absl::StrCat(
-        "outcome: want ", expect.outcome, ", got ", observed.outcome,
-        observed.ended_reason.empty() ? "" : absl::StrCat(" (", observed.ended_reason, ")")));
+    std::string why = observed.ended_reason;
+    if (!observed.error.empty()) absl::StrAppend(&why, why.empty() ? "" : ": ", observed.error);
+    failures.push_back(absl::StrCat("outcome: want ", expect.outcome, ", got ", observed.outcome,
+                                    why.empty() ? "" : absl::StrCat(" (", why, ")")));
   }
   if (expect.ended_reason && *expect.ended_reason != observed.ended_reason) {
     failures.push_back(

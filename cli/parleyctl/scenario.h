@@ -92,6 +92,7 @@ absl::StatusOr<std::vector<Scenario>> LoadScenarios(const std::string& path);
 struct Observed {
   std::string outcome;  // CallStatus name
   std::string ended_reason;
+  std::string error;  // the final status event's `error` detail, if any (why a call failed)
   std::vector<std::string> nodes;
   nlohmann::json state = nlohmann::json::object();
   std::vector<std::pair<std::string, std::string>> transcript;  // role, text
