@@ -14,13 +14,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cli/parleyctl/cli.h"
+#include "cli/parleyctl/personas.h"
 #include "common/callee/persona_endpoint.h"
 #include "common/grpc/lifecycle.h"
 #include "common/grpc/server.h"
 #include "common/status/status.h"
-#ifdef PARLEY_HAVE_POCKETSPHINX
-#include "common/speech/pocketsphinx_stt.h"
-#endif
 
 namespace parley::cli {
 namespace {
@@ -55,44 +53,6 @@ std::string Describe(const parley::v1::Invite& invite, const CallEvent& e) {
   return "";  // agent_speech_start, mark: too chatty for a terminal
 }
 
-#ifdef PARLEY_HAVE_POCKETSPHINX
-// Open-vocabulary recognition of the agent's turns for keyed replies; one decoder, shared.
-absl::StatusOr<callee::Recognizer> MakeRecognizer() {
-  PARLEY_ASSIGN_OR_RETURN(std::shared_ptr<speech::PocketsphinxRecognizer> stt,
-                          speech::PocketsphinxRecognizer::Create({.preload_language_model = true}));
-  PARLEY_RETURN_IF_ERROR(stt->UseLanguageModel());
-  auto mu = std::make_shared<absl::Mutex>();
-  return callee::Recognizer([stt, mu](std::span<const int16_t> pcm) -> std::string {
-    absl::MutexLock lock(mu.get());
-    if (!stt->StartUtterance().ok() || !stt->Process(pcm).ok()) return "";
-    absl::StatusOr<std::string> text = stt->EndUtterance();
-    return text.ok() ? *text : "";
-  });
-}
-#endif
-
-// Every persona in the *.yaml / *.yml files of `dir` (other documents are skipped), by file name.
-absl::StatusOr<std::vector<callee::Persona>> LoadPersonaDir(const std::string& dir) {
-  std::error_code ec;
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string ext = entry.path().extension().string();
-    if (ext == ".yaml" || ext == ".yml") files.push_back(entry.path());
-  }
-  if (ec) return absl::NotFoundError(absl::StrCat(dir, ": ", ec.message()));
-  std::sort(files.begin(), files.end());
-  std::vector<callee::Persona> out;
-  for (const auto& file : files) {
-    std::ifstream in(file);
-    std::ostringstream text;
-    text << in.rdbuf();
-    PARLEY_ASSIGN_OR_RETURN(std::vector<callee::Persona> personas,
-                            callee::ParsePersonas(text.str(), file.string()));
-    for (callee::Persona& p : personas) out.push_back(std::move(p));
-  }
-  return out;
-}
-
 absl::Status Phone(Context& ctx) {
   const Args& args = ctx.args();
   const std::string persona_path = args.Flag("persona");
@@ -106,8 +66,7 @@ absl::Status Phone(Context& ctx) {
   callee::PersonaEndpointOptions options;
   options.record_path = args.Flag("record");
   options.record_stereo = args.Bool("stereo");
-  const bool keyed = std::any_of(persona.replies.begin(), persona.replies.end(),
-                                 [](const callee::Reply& r) { return !r.when.empty(); });
+  const bool keyed = NeedsRecognizer({persona});
 #ifdef PARLEY_HAVE_POCKETSPHINX
   if (keyed && !args.Bool("no-recognizer")) {
     PARLEY_ASSIGN_OR_RETURN(options.recognizer, MakeRecognizer());

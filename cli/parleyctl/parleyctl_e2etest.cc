@@ -210,6 +210,86 @@ TEST_F(ParleyctlTest, CallCreateGetListCancelWatch) {
   EXPECT_NE(missing.output.find("--to and --agent are required"), std::string::npos);
 }
 
+TEST_F(ParleyctlTest, BatchQueuesGoodRowsAndReportsTheBadOne) {
+  ASSERT_EQ(Run({"apply", "-f", std::string(PARLEY_SOURCE_DIR) + "/deploy/examples"}).code, 0);
+  std::string csv = WriteFile("calls.csv",
+                              "number,lead_name,slot_1\n"
+                              "(415) 555-2671,Ada,\"tomorrow, at ten\"\n"
+                              "555,Bob,\n"
+                              "+14155552672,Grace,\n");
+  std::string results = csv + ".results.csv";
+  std::remove(results.c_str());
+  // --batch-size 2: two CreateCalls requests, so the chunking is exercised too.
+  Result r = Run({"call", "batch", "--agent", "lead-qualifier", "--csv", csv, "--batch-size", "2"});
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("2 of 3 rows accepted; results in " + results), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("parleyctl: 1 of 3 rows failed; see " + results), std::string::npos)
+      << r.output;
+
+  std::ifstream in(results);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u) << r.output;
+  EXPECT_EQ(lines[0], "row,line,number,call_id,status,error_code,error");
+  EXPECT_NE(lines[1].find("1,2,(415) 555-2671,"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find(",queued,,"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("2,3,555,,,INVALID_ARGUMENT,"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[2].find("to: not a valid number"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find(",queued,,"), std::string::npos) << lines[3];
+
+  // The accepted rows are real calls, with the row's columns as their context.
+  std::string call_id = lines[1].substr(std::string("1,2,(415) 555-2671,").size());
+  call_id = call_id.substr(0, call_id.find(','));
+  Result got = Run({"call", "get", call_id, "-o", "json"});
+  ASSERT_EQ(got.code, 0) << got.output;
+  nlohmann::json call = nlohmann::json::parse(got.output);
+  EXPECT_EQ(call["to"], "+14155552671");
+  EXPECT_EQ(call["context"]["lead_name"], "Ada");
+  EXPECT_EQ(call["context"]["slot_1"], "tomorrow, at ten");
+
+  // Every row accepted (repeated idempotency keys return the same calls): exit 0.
+  std::string keyed = WriteFile("keyed.csv",
+                                "to,idempotency_key,lead_name\n"
+                                "+14155552673,batch-e2e-1,Alan\n"
+                                "+14155552674,batch-e2e-2,Edsger\n");
+  std::string out = ::testing::TempDir() + "/keyed-out.csv";
+  Result ok = Run({"call", "batch", "--agent", "lead-qualifier", "--csv", keyed, "--results", out});
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("2 of 2 rows accepted"), std::string::npos) << ok.output;
+  Result again = Run({"call", "batch", "--agent", "lead-qualifier", "--csv", keyed, "--results",
+                      out, "-o", "json"});
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_EQ(nlohmann::json::parse(again.output)["accepted"], 2);
+}
+
+TEST_F(ParleyctlTest, BatchRefusesAMalformedCsvNamingTheLine) {
+  std::string quote = WriteFile("quote.csv",
+                                "number,lead_name\n"
+                                "+14155552675,Ada\n"
+                                "+14155552676,\"Grace\n"
+                                "+14155552677,Alan\n");
+  Result r = Run({"call", "batch", "--agent", "lead-qualifier", "--csv", quote});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.output, "parleyctl: " + quote + ":3: unterminated quoted field\n");
+
+  std::string columns = WriteFile("columns.csv",
+                                  "number,lead_name\n"
+                                  "+14155552675,Ada\n"
+                                  "+14155552676,Grace,extra\n");
+  r = Run({"call", "batch", "--agent", "lead-qualifier", "--csv", columns});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.output, "parleyctl: " + columns + ":3: 3 fields, but the header has 2\n");
+
+  std::string no_number = WriteFile("nonumber.csv", "phone,lead_name\n+14155552675,Ada\n");
+  r = Run({"call", "batch", "--agent", "lead-qualifier", "--csv", no_number});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("no \"number\" (or \"to\") column"), std::string::npos) << r.output;
+  r = Run({"call", "batch", "--csv", no_number});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--agent (or --campaign) are required"), std::string::npos);
+}
+
 TEST_F(ParleyctlTest, HelpAndProbe) {
   Result help = Run({"--help"});
   EXPECT_EQ(help.code, 0);
@@ -217,6 +297,15 @@ TEST_F(ParleyctlTest, HelpAndProbe) {
   Result cmd_help = Run({"get", "--help"});
   EXPECT_EQ(cmd_help.code, 0);
   EXPECT_NE(cmd_help.output.find("Usage: parleyctl get"), std::string::npos);
+  Result batch_help = Run({"call", "batch", "--help"});
+  EXPECT_EQ(batch_help.code, 0);
+  EXPECT_NE(batch_help.output.find("Usage: parleyctl call batch --agent A"), std::string::npos)
+      << batch_help.output;
+  Result test_help = Run({"test", "--help"});
+  EXPECT_EQ(test_help.code, 0);
+  EXPECT_NE(test_help.output.find("Usage: parleyctl test FILE|DIR"), std::string::npos)
+      << test_help.output;
+  EXPECT_NE(help.output.find("call batch"), std::string::npos);
   EXPECT_EQ(Run({"probe", *address_}).code, 0);
   EXPECT_NE(Run({"probe", absl::StrCat("127.0.0.1:", testing::FreePort())}).code, 0);
 }

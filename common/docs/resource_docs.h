@@ -60,9 +60,10 @@ struct ResourceDoc {
 };
 
 // Kinds of documents that live beside resources but are read by clients, not config-api:
-// simulated-callee personas (common/callee/persona.h). The loader skips them, so a directory such
-// as deploy/examples can hold them and still be applied as a whole.
-inline constexpr std::array<std::string_view, 1> kClientSideKinds = {"persona"};
+// simulated-callee personas (common/callee/persona.h) and agent test scenarios (`parleyctl test`,
+// cli/parleyctl/scenario.h). The loader skips them, so a directory such as deploy/examples can
+// hold them and still be applied as a whole.
+inline constexpr std::array<std::string_view, 2> kClientSideKinds = {"persona", "scenario"};
 
 // Whether `kind` is one of kKinds (exact, case-sensitive).
 bool IsKnownKind(std::string_view kind);

@@ -301,10 +301,13 @@ TEST_F(LoadResourceDocsTest, SkipsClientSidePersonas) {
   Write("personas/lead.yaml", "kind: persona\nname: lead\nspec:\n  replies: [\"Yes.\"]\n");
   Write("personas/odd.yaml", "kind: persona\nname: Not_A_Resource_Name\nextra: 1\n");
   Write("mixed.yaml", "kind: persona\nname: lead\nspec: {}\n---\nkind: trunk\nname: t\nspec: {}\n");
+  Write("tests/lead.yaml",
+        "kind: scenario\nname: books\nagent: a\npersona: lead\nexpect: {outcome: completed}\n");
   absl::StatusOr<std::vector<ResourceDoc>> docs = LoadResourceDocs(dir_.string());
   ASSERT_TRUE(docs.ok()) << docs.status();
   EXPECT_THAT(Refs(*docs), ElementsAre("agent/a", "trunk/t"));
   EXPECT_TRUE(IsClientSideKind("persona"));
+  EXPECT_TRUE(IsClientSideKind("scenario"));
   EXPECT_FALSE(IsKnownKind("persona"));
   // Still an unknown kind is an error, and so is a persona-like typo.
   Write("bad.yaml", "kind: persnoa\nname: x\nspec: {}\n");
