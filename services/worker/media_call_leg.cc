@@ -96,15 +96,12 @@ class MediaCallLeg final : public CallLeg {
         frame.samples.size() != static_cast<size_t>(audio::kFrameSamples)) {
       return absl::InvalidArgumentError("audio: a frame is 20 ms at 16 kHz");
     }
-    absl::StatusOr<std::string> payload;
-    {
-      absl::MutexLock lock(&encode_mu_);
-      payload = sender_->EncodePayload(frame.samples);
-    }
-    if (!payload.ok()) return payload.status();
+    // Encoded when sent, not here: a greeting queued at answer would otherwise cost a burst of
+    // encoding (~0.1 ms a frame) before its first frame could leave, and audio dropped by a Clear
+    // would have been encoded for nothing.
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
-    out_.push_back({*std::move(payload), "", false});
+    out_.push_back({frame.samples, "", false});
     ++queued_frames_;
     return absl::OkStatus();
   }
@@ -112,7 +109,7 @@ class MediaCallLeg final : public CallLeg {
   absl::Status PlayMark(const std::string& name) override {
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
-    out_.push_back({"", name, true});
+    out_.push_back({{}, name, true});
     return absl::OkStatus();
   }
 
@@ -186,7 +183,7 @@ class MediaCallLeg final : public CallLeg {
  private:
   enum class Phase { kRinging, kUp, kEnded };
   struct OutItem {
-    std::string payload;
+    std::vector<int16_t> pcm;  // one 20 ms frame at 16 kHz
     std::string mark;
     bool is_mark = false;
   };
@@ -467,7 +464,14 @@ void MediaCallLeg::SendLoop() {
       m.mutable_mark()->set_name(item.mark);
     } else {
       absl::MutexLock lock(&encode_mu_);
-      *m.mutable_audio() = sender_->Stamp(std::move(item.payload), new_run, Clock::now());
+      absl::StatusOr<std::string> payload = sender_->EncodePayload(item.pcm);
+      if (!payload.ok()) {
+        log::Warn("frame not encoded", {{"error", payload.status().ToString()}});
+        absl::MutexLock state_lock(&mu_);
+        in_flight_ = false;
+        continue;
+      }
+      *m.mutable_audio() = sender_->Stamp(*std::move(payload), new_run, Clock::now());
     }
     Write(m);
     absl::MutexLock lock(&mu_);

@@ -448,6 +448,7 @@ void VoicePipeline::OnDrain() {
   if (ending_ || host_ == nullptr) return;
   ending_ = true;
   if (agent_ && agent_->cancel) agent_->cancel->Cancel();
+  host_->leg().Clear();  // the goodbye now, not after the rest of a long turn
   Post({.kind = Job::Kind::kSay,
         .goodbye = "worker_draining",
         .end_outcome = parley::v1::CALL_STATUS_COMPLETED,
