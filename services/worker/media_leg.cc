@@ -1,5 +1,7 @@
 #include "services/worker/media_leg.h"
 
+#include "common/grpc/client.h"
+
 #include "absl/strings/str_cat.h"
 #include "common/json/struct_convert.h"
 #include "common/media/audio_stream.h"
@@ -29,7 +31,9 @@ std::shared_ptr<grpc::Channel> GrpcTelephony::ChannelFor(const std::string& addr
   absl::MutexLock lock(&mu_);
   auto& channel = channels_[address];
   if (channel == nullptr) {
-    channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    // Short reconnect backoff (MakeChannel): with gRPC's default (1 s growing to 2 min), a callee
+    // endpoint that was down for one dial failed every dial after it as trunk_error for minutes.
+    channel = grpcx::MakeChannel({.address = address});
   }
   return channel;
 }
