@@ -55,6 +55,9 @@ class Dialogue {
   virtual std::string GoodbyeText(std::string_view reason) = 0;
   // The end-of-call summary.
   virtual std::string Summary() = 0;
+  // Writes what the last Start/Reply changed (state patches, node events). The pipeline calls it
+  // once the turn's audio is queued, so those round trips never delay what the callee hears.
+  virtual void Persist() {}
 };
 
 }  // namespace parley::worker

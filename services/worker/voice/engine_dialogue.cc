@@ -1,17 +1,49 @@
 #include "services/worker/voice/engine_dialogue.h"
 
 #include "common/json/struct_convert.h"
+#include "common/log/log.h"
 #include "common/status/status.h"
 #include "services/worker/engine/conversation_engine.h"
 
 namespace parley::worker {
 namespace {
 
+// What the engine changed during a turn, written by Persist once the turn's audio is queued.
+struct PendingWrites {
+  std::vector<nlohmann::json> patches;
+  std::vector<std::pair<std::string, engine::EventDetail>> events;
+};
+
 class EngineDialogue final : public Dialogue {
  public:
   EngineDialogue(std::unique_ptr<engine::ConversationEngine> engine,
-                 std::shared_ptr<speech::LanguageModel> llm)
-      : engine_(std::move(engine)), llm_(std::move(llm)) {}
+                 std::shared_ptr<speech::LanguageModel> llm,
+                 std::shared_ptr<PendingWrites> pending, ConversationRecorder* recorder,
+                 std::string call_id, int attempt,
+                 std::function<void(std::string, std::map<std::string, std::string>)> event)
+      : engine_(std::move(engine)),
+        llm_(std::move(llm)),
+        pending_(std::move(pending)),
+        recorder_(recorder),
+        call_id_(std::move(call_id)),
+        attempt_(attempt),
+        event_(std::move(event)) {}
+
+  void Persist() override {
+    // Patches in order: each is a deep merge over the previous ones.
+    for (const nlohmann::json& patch : pending_->patches) {
+      absl::Status status = recorder_->UpdateState(call_id_, attempt_, patch);
+      if (!status.ok()) {
+        log::Warn("state patch not written", {{"call_id", call_id_}, {"error", status.ToString()}});
+        if (event_) event_("error", {{"what", "update_state"}, {"error", status.ToString()}});
+      }
+    }
+    pending_->patches.clear();
+    for (auto& [type, detail] : pending_->events) {
+      if (event_) event_(type, std::move(detail));
+    }
+    pending_->events.clear();
+  }
 
   absl::StatusOr<DialogueTurn> Start(absl::FunctionRef<void(std::string_view)> say) override {
     return Convert(engine_->Start(say));
@@ -61,6 +93,11 @@ class EngineDialogue final : public Dialogue {
 
   std::unique_ptr<engine::ConversationEngine> engine_;
   std::shared_ptr<speech::LanguageModel> llm_;
+  std::shared_ptr<PendingWrites> pending_;
+  ConversationRecorder* const recorder_;
+  const std::string call_id_;
+  const int attempt_;
+  const std::function<void(std::string, std::map<std::string, std::string>)> event_;
 };
 
 }  // namespace
@@ -74,14 +111,17 @@ absl::StatusOr<std::unique_ptr<Dialogue>> MakeEngineDialogue(
   if (!call_context.is_object()) call_context = nlohmann::json::object();
   const std::string call_id = context.call->call_id;
   const int attempt = context.call->attempt;
+  // The engine's writes wait for Persist (the pipeline calls it once a turn's audio is queued).
+  auto pending = std::make_shared<PendingWrites>();
   engine::EngineHooks hooks{
       .update_state =
-          [recorder, call_id, attempt](const nlohmann::json& patch) {
-            return recorder->UpdateState(call_id, attempt, patch);
+          [pending](const nlohmann::json& patch) {
+            pending->patches.push_back(patch);
+            return absl::OkStatus();
           },
       .event =
-          [event](std::string_view type, const engine::EventDetail& detail) {
-            if (event) event(std::string(type), detail);
+          [pending](std::string_view type, const engine::EventDetail& detail) {
+            pending->events.emplace_back(std::string(type), detail);
           },
   };
   PARLEY_ASSIGN_OR_RETURN(
@@ -89,8 +129,9 @@ absl::StatusOr<std::unique_ptr<Dialogue>> MakeEngineDialogue(
       engine::ConversationEngine::Create(*context.config, std::move(call_context),
                                          json::StructToJson(context.state), llm.get(),
                                          std::move(hooks), {.call_id = call_id}));
-  return std::unique_ptr<Dialogue>(
-      std::make_unique<EngineDialogue>(std::move(engine), std::move(llm)));
+  return std::unique_ptr<Dialogue>(std::make_unique<EngineDialogue>(
+      std::move(engine), std::move(llm), std::move(pending), recorder, call_id, attempt,
+      std::move(event)));
 }
 
 }  // namespace parley::worker

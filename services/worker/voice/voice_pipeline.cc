@@ -337,6 +337,7 @@ void VoicePipeline::Prepare() {
     return;
   }
   greeting_turn_ = *turn;
+  dialogue_->Persist();  // the start node's state and event, while the phone rings
   // The recogniser listens for what the greeting's node expects.
   // Mailbox phrases stay out of the recogniser's phrases: with a grammar, a person's "yes,
   // speaking" came out as "after the beep". Machines are caught by their long greeting and beep;
@@ -846,8 +847,6 @@ void VoicePipeline::RunJob(Job job) {
     if (job.end_outcome) EndCallNow(*job.end_outcome, job.end_reason);
     return;
   }
-  // The callee's turn is written (and shown to watchers) before the reply it causes.
-  if (job.kind == Job::Kind::kReply) FlushRecords();
   auto cancel = std::make_shared<speech::CancelFlag>();
   {
     absl::MutexLock lock(&mu_);
@@ -911,12 +910,15 @@ void VoicePipeline::RunJob(Job job) {
       }
     }
   }
+  // The turn's audio is queued: now the writes it caused — the callee's turn (shown to watchers
+  // before the nodes and state it led to), then the dialogue's state patches and events.
+  FlushRecords();
+  dialogue_->Persist();
   if (turn.opt_out) {
     absl::Status status = options_.recorder->AddDnc(call_.to, "", "opt_out", call_.call_id);
     Event("opt_out", {{"dnc", status.ok() ? "added" : std::string(status.message())}});
   }
   if (!turn.transfer_to.empty()) Event("transfer", {{"to", turn.transfer_to}});
-  FlushRecords();
   if (job.end_outcome) {
     EndCallNow(*job.end_outcome, job.end_reason);
   } else if (turn.end_call) {
@@ -975,7 +977,10 @@ PipelineReport VoicePipeline::Stop(std::string_view ended_reason) {
     report.metrics["callee_utterances"] = utterances_;
   }
   FlushRecords();
-  if (dialogue_ != nullptr) report.summary = dialogue_->Summary();
+  if (dialogue_ != nullptr) {
+    dialogue_->Persist();
+    report.summary = dialogue_->Summary();
+  }
   (void)ended_reason;
   return report;
 }
