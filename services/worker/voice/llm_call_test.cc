@@ -14,6 +14,7 @@
 #include "services/worker/voice/network_providers.h"
 #include "services/worker/voice/testing/fake_leg.h"
 #include "services/worker/voice/testing/instant_providers.h"
+#include "services/worker/voice/testing/memory_recorder.h"
 #include "services/worker/voice/voice_pipeline.h"
 
 namespace parley::worker {
@@ -21,27 +22,8 @@ namespace {
 
 using llm::testing::FakeOpenAiServer;
 using llm::testing::ScriptedResponse;
+using testing::MemoryRecorder;
 
-class MemoryRecorder final : public ConversationRecorder {
- public:
-  absl::Status UpdateState(const std::string&, int, const nlohmann::json& patch) override {
-    absl::MutexLock lock(&mu);
-    patches.push_back(patch);
-    return absl::OkStatus();
-  }
-  absl::Status AppendTurns(const std::string&, int, std::vector<parley::v1::Turn> t) override {
-    absl::MutexLock lock(&mu);
-    for (auto& turn : t) turns.push_back(std::move(turn));
-    return absl::OkStatus();
-  }
-  absl::Status AddDnc(const std::string&, const std::string&, const std::string&,
-                      const std::string&) override {
-    return absl::OkStatus();
-  }
-  absl::Mutex mu;
-  std::vector<nlohmann::json> patches;
-  std::vector<parley::v1::Turn> turns;
-};
 
 google::protobuf::Struct Struct(const nlohmann::json& j) { return *json::JsonToStruct(j, "spec"); }
 

@@ -13,6 +13,7 @@
 #include "common/json/struct_convert.h"
 #include "services/worker/voice/testing/fake_leg.h"
 #include "services/worker/voice/testing/instant_providers.h"
+#include "services/worker/voice/testing/memory_recorder.h"
 
 namespace parley::worker {
 namespace {
@@ -20,43 +21,11 @@ namespace {
 using testing::FakeHost;
 using testing::FakeLeg;
 using testing::ListSpeechToText;
+using testing::MemoryRecorder;
 using testing::ToneSpeech;
 
 constexpr absl::Duration kFrame = absl::Milliseconds(20);
 
-// Records what the pipeline wrote.
-class MemoryRecorder final : public ConversationRecorder {
- public:
-  absl::Status UpdateState(const std::string&, int, const nlohmann::json& patch) override {
-    absl::MutexLock lock(&mu_);
-    patches.push_back(patch);
-    return absl::OkStatus();
-  }
-  absl::Status AppendTurns(const std::string&, int, std::vector<parley::v1::Turn> t) override {
-    absl::MutexLock lock(&mu_);
-    for (auto& turn : t) turns.push_back(std::move(turn));
-    return absl::OkStatus();
-  }
-  absl::Status AddDnc(const std::string& number, const std::string& campaign,
-                      const std::string& reason, const std::string& call_id) override {
-    absl::MutexLock lock(&mu_);
-    dnc.push_back({number, campaign, reason, call_id});
-    return absl::OkStatus();
-  }
-  // Turns in seq order.
-  std::vector<parley::v1::Turn> Sorted() {
-    absl::MutexLock lock(&mu_);
-    std::vector<parley::v1::Turn> sorted = turns;
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto& a, const auto& b) { return a.seq() < b.seq(); });
-    return sorted;
-  }
-
-  absl::Mutex mu_;
-  std::vector<nlohmann::json> patches;
-  std::vector<parley::v1::Turn> turns;
-  std::vector<std::vector<std::string>> dnc;
-};
 
 // A dialogue that greets, then answers each turn with the next scripted reply.
 class TestDialogue final : public Dialogue {
