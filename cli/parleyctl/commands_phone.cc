@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "cli/parleyctl/cli.h"
 #include "cli/parleyctl/personas.h"
+#include "cli/parleyctl/shell_audio.h"
 #include "common/callee/persona_endpoint.h"
 #include "common/grpc/lifecycle.h"
 #include "common/grpc/server.h"
@@ -56,17 +57,38 @@ std::string Describe(const parley::v1::Invite& invite, const CallEvent& e) {
 absl::Status Phone(Context& ctx) {
   const Args& args = ctx.args();
   const std::string persona_path = args.Flag("persona");
-  if (persona_path.empty()) return absl::InvalidArgumentError("phone: --persona FILE is required");
-  if (args.Has("audio")) {
-    return absl::UnimplementedError("phone: --audio (sound card through sox) is not available yet");
+  const bool audio = args.Bool("audio");
+  if (persona_path.empty() && !audio) {
+    return absl::InvalidArgumentError(
+        "phone: --persona FILE is required (or --audio for the sound card)");
+  }
+  if (!persona_path.empty() && audio) {
+    return absl::InvalidArgumentError("phone: --persona and --audio do not go together");
   }
   const std::string listen = args.Flag("listen", "127.0.0.1:50060");
   const bool json = ctx.output() == "json";
-  PARLEY_ASSIGN_OR_RETURN(callee::Persona persona, callee::LoadPersonaFile(persona_path));
+  callee::Persona persona{.name = "audio", .ring_ms = 0};  // --audio: answers at once
+  if (!audio) {
+    PARLEY_ASSIGN_OR_RETURN(persona, callee::LoadPersonaFile(persona_path));
+  }
   callee::PersonaEndpointOptions options;
+  if (audio) {
+    const std::string in_cmd = args.Flag("audio-in-cmd", kRecCommand);
+    const std::string out_cmd = args.Flag("audio-out-cmd", kPlayCommand);
+    if (absl::Status probe = ShellAudio::Probe(in_cmd, out_cmd); !probe.ok()) {
+      return absl::Status(probe.code(), absl::StrCat("phone: --audio: ", probe.message()));
+    }
+    options.live_audio =
+        [in_cmd,
+         out_cmd](const parley::v1::Invite&) -> absl::StatusOr<std::unique_ptr<callee::LiveAudio>> {
+      PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<ShellAudio> shell,
+                              ShellAudio::Start(in_cmd, out_cmd));
+      return std::unique_ptr<callee::LiveAudio>(std::move(shell));
+    };
+  }
   options.record_path = args.Flag("record");
   options.record_stereo = args.Bool("stereo");
-  const bool keyed = NeedsRecognizer({persona});
+  const bool keyed = !audio && NeedsRecognizer({persona});
 #ifdef PARLEY_HAVE_POCKETSPHINX
   if (keyed && !args.Bool("no-recognizer")) {
     PARLEY_ASSIGN_OR_RETURN(options.recognizer, MakeRecognizer());
@@ -115,10 +137,15 @@ absl::Status Phone(Context& ctx) {
   PARLEY_RETURN_IF_ERROR(server.Start());
   server.health().SetAll(true);
   if (!json) {
-    ctx.out() << "phone: listening on " << server.address() << " as persona " << persona.name
-              << " (" << callee::AnswerModeName(persona.answer) << ", " << persona.replies.size()
-              << " replies)" << (args.Flag("record").empty() ? "" : ", recording calls")
-              << "; Ctrl-C to stop" << std::endl;
+    ctx.out() << "phone: listening on " << server.address();
+    if (audio) {
+      ctx.out() << " with the sound card (answers at once; speak into the microphone)";
+    } else {
+      ctx.out() << " as persona " << persona.name << " (" << callee::AnswerModeName(persona.answer)
+                << ", " << persona.replies.size() << " replies)";
+    }
+    ctx.out() << (args.Flag("record").empty() ? "" : ", recording calls") << "; Ctrl-C to stop"
+              << std::endl;
     if (!named.empty()) {
       ctx.out() << "phone: a call whose context has persona: NAME gets one of "
                 << absl::StrJoin(named, ", ") << std::endl;
@@ -134,8 +161,11 @@ absl::Status Phone(Context& ctx) {
 
 Registrar registrar({
     {{"phone"},
-     "phone --persona FILE [--personas DIR] [--listen ADDR] [--record OUT.wav [--stereo]]",
-     "a simulated callee: answers the agents' calls and talks as the persona says",
+     "phone --persona FILE|--audio [--audio-in-cmd CMD] [--audio-out-cmd CMD] [--personas DIR] "
+     "[--listen ADDR] [--record OUT.wav [--stereo]]",
+     "a simulated callee: answers the agents' calls and talks as the persona says, or with "
+     "--audio lets a person talk through the sound card (sox rec/play; the commands read/write "
+     "raw 16 kHz s16le mono)",
      Phone},
 });
 

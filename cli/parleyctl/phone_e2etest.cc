@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "common/grpc/client.h"
 #include "common/media/audio_stream.h"
 #include "common/speech/espeak_tts.h"
+#include "common/speech/vad.h"
 #include "common/testing/subprocess.h"
 #include "parley/v1/media.grpc.pb.h"
 
@@ -179,6 +182,114 @@ TEST_F(PhoneTest, KeyedReplyFollowsWhatTheAgentSaid) {
   EXPECT_THAT(out, HasSubstr("callee: As soon as possible.")) << out;
 }
 #endif
+
+// --audio with files for the sound card: the callee's "microphone" is a raw file read faster
+// than real time (sent paced, one frame per 20 ms tick), and the agent's audio lands in a file.
+TEST_F(PhoneTest, AudioBridgesCommandsBothWays) {
+  auto tts = speech::EspeakTts::Create();
+  ASSERT_TRUE(tts.ok()) << tts.status();
+  const std::vector<int16_t> callee_pcm = *(*tts)->Synthesize("Hello, this is Taylor speaking.");
+  const fs::path mic = dir_ / "mic.raw";
+  std::ofstream(mic, std::ios::binary)
+      .write(reinterpret_cast<const char*>(callee_pcm.data()),
+             static_cast<std::streamsize>(callee_pcm.size() * sizeof(int16_t)));
+  const fs::path speaker = dir_ / "agent.raw";
+  const fs::path log = dir_ / "audio.log";
+  const std::string address = "127.0.0.1:" + std::to_string(testing::FreePort());
+  testing::Subprocess phone({testing::BinaryPath("cli/parleyctl/parleyctl"), "phone", "--listen",
+                             address, "--audio", "--audio-in-cmd", "cat '" + mic.string() + "'",
+                             "--audio-out-cmd", "cat > '" + speaker.string() + "'"},
+                            {}, log.string());
+  for (int i = 0; i < 200 && ReadAll(log).find("listening on") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_THAT(ReadAll(log), HasSubstr("with the sound card"));
+  auto stub = parley::v1::MediaEndpoint::NewStub(grpcx::MakeChannel({.address = address}));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub->Call(&ctx);
+  MediaMessage invite;
+  invite.mutable_invite()->set_call_id("call-audio");
+  invite.mutable_invite()->set_sample_rate(16000);
+  ASSERT_TRUE(stream->Write(invite));
+  MediaMessage m;
+  bool answered = false;
+  while (!answered && stream->Read(&m)) answered = m.has_answer();
+  ASSERT_TRUE(answered);
+
+  // The callee's audio, decoded, on a reader thread while the agent talks.
+  std::vector<int16_t> heard;
+  bool hung_up = false;
+  std::thread reader([&] {
+    auto receiver = *media::AudioReceiver::Create(16000);
+    MediaMessage in;
+    while (stream->Read(&in)) {
+      if (in.has_hangup()) hung_up = true;
+      if (!in.has_audio()) continue;
+      for (const audio::PcmFrame& f : receiver->Receive(in.audio())) {
+        heard.insert(heard.end(), f.samples.begin(), f.samples.end());
+      }
+    }
+  });
+  const std::vector<int16_t> agent_pcm =
+      *(*tts)->Synthesize("Hi Taylor, I am calling about your appointment tomorrow.");
+  auto sender = *media::AudioSender::Create(16000);
+  auto due = std::chrono::steady_clock::now();
+  for (size_t at = 0; at + 320 <= agent_pcm.size(); at += 320) {
+    std::this_thread::sleep_until(due);
+    MediaMessage frame;
+    *frame.mutable_audio() = *sender->Encode(std::span(agent_pcm).subspan(at, 320));
+    stream->Write(frame);
+    due += std::chrono::milliseconds(20);
+  }
+  absl::SleepFor(absl::Milliseconds(500));  // the last of it is played out
+  MediaMessage hangup;
+  hangup.mutable_hangup()->set_reason(parley::v1::Hangup::REASON_NORMAL);
+  stream->Write(hangup);
+  stream->WritesDone();
+  reader.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_FALSE(hung_up);  // the agent hung up, not the callee
+  phone.Signal(SIGTERM);
+  EXPECT_EQ(phone.WaitExit(absl::Seconds(10)), 0);
+
+  // The worker heard all of the callee's file, and it was speech.
+  EXPECT_GE(heard.size(), callee_pcm.size() * 9 / 10);
+  EXPECT_GT(*std::max_element(heard.begin(), heard.end()), 3000);
+  // The speaker file holds the agent's words (and the silence around them) at 16 kHz.
+  const std::string played = ReadAll(speaker);
+  std::vector<int16_t> out(played.size() / 2);
+  std::memcpy(out.data(), played.data(), out.size() * 2);
+  EXPECT_GE(out.size(), agent_pcm.size() * 9 / 10);
+  EXPECT_LE(out.size(), agent_pcm.size() + 16000 * 3);
+  ASSERT_FALSE(out.empty());
+  EXPECT_GT(*std::max_element(out.begin(), out.end()), 3000);
+  size_t loud = 0;
+  for (size_t at = 0; at + 320 <= out.size(); at += 320) {
+    if (speech::FrameDbfs(std::span(out).subspan(at, 320)) > -40) ++loud;
+  }
+  EXPECT_GT(loud * 320, agent_pcm.size() / 3);  // speech, not a click
+  const std::string text = ReadAll(log);
+  EXPECT_THAT(text, HasSubstr("agent spoke "));
+  EXPECT_THAT(text, HasSubstr("hang-up by the agent"));
+}
+
+// Without a sound card sox fails at once; the phone says so in one line instead of waiting.
+TEST_F(PhoneTest, AudioCommandThatFailsIsAOneLineError) {
+  std::ostringstream out, err;
+  EXPECT_NE(cli::Run({"phone", "--audio", "--audio-in-cmd",
+                      "echo 'rec FAIL formats: no default audio device' >&2; exit 2",
+                      "--audio-out-cmd", "cat > /dev/null"},
+                     out, err),
+            0);
+  EXPECT_THAT(err.str(), HasSubstr("failed: rec FAIL formats: no default audio device"));
+  const std::string error = err.str();
+  EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << error;
+  std::ostringstream help, help_err;
+  EXPECT_EQ(cli::Run({"phone", "--help"}, help, help_err), 0);
+  EXPECT_THAT(help.str(), HasSubstr("--audio"));
+  EXPECT_THAT(help.str(), HasSubstr("--audio-in-cmd"));
+}
 
 TEST_F(PhoneTest, BadPersonaIsAOneLineErrorNamingTheField) {
   const fs::path persona = dir_ / "bad.yaml";

@@ -27,6 +27,11 @@
 // audio, so the endpoint asks the optional `recognizer` hook (e.g. pocketsphinx in `parleyctl
 // phone`) for the text of the agent's turn. Without a hook, replies are spoken in list order.
 //
+// Live audio (`PersonaEndpointOptions::live_audio`, what `parleyctl phone --audio` uses): instead
+// of the persona's replies, each answered call gets a LiveAudio that supplies the callee's audio
+// 20 ms at a time (sent as paced Opus frames, one per tick, however fast the source is) and
+// receives the agent's audio as it is played out (silence between the agent's words).
+//
 // All public methods are thread-safe. Each call runs on its gRPC handler thread plus one reader
 // thread.
 #pragma once
@@ -101,6 +106,19 @@ struct CalleeCall {
 // May be called from several calls' threads at once.
 using Recognizer = std::function<std::string(std::span<const int16_t> pcm)>;
 
+// A live voice for one call, in place of a persona's replies (e.g. a person on the sound card).
+// Used from the call's tick thread only; destroyed when the call ends.
+class LiveAudio {
+ public:
+  virtual ~LiveAudio() = default;
+  // Fills `frame` (20 ms, 320 samples at 16 kHz) with the callee's next audio; returns false
+  // when none is ready this tick (nothing is sent then).
+  virtual bool NextFrame(std::span<int16_t> frame) = 0;
+  // Takes the next 20 ms of the agent's audio as it is played out (zeros when the agent is
+  // silent).
+  virtual void Play(std::span<const int16_t> frame) = 0;
+};
+
 struct PersonaEndpointOptions {
   // The speech synthesiser, shared; null → the endpoint creates its own.
   speech::EspeakTts* tts = nullptr;
@@ -117,6 +135,10 @@ struct PersonaEndpointOptions {
   bool record_stereo = false;
   // The callee hangs up after this long on the phone, whatever the persona says.
   absl::Duration max_call = absl::Minutes(10);
+  // Non-null: every answered call talks through the LiveAudio this returns instead of the
+  // persona's replies (the persona still decides ringing and answering; its hang-up rules still
+  // apply). A failure hangs the call up from the callee side with "live audio: <message>".
+  std::function<absl::StatusOr<std::unique_ptr<LiveAudio>>(const parley::v1::Invite&)> live_audio;
   // Called for every event as it happens, on a call's threads (calls may overlap), without any
   // lock of the endpoint held; must not call back into the endpoint's blocking methods.
   std::function<void(const parley::v1::Invite&, const CallEvent&)> on_event;

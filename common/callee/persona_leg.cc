@@ -308,6 +308,18 @@ grpc::Status PersonaEndpoint::Leg::Ringing() {
   return Talk();
 }
 
+void PersonaEndpoint::Leg::SendFrame(media::AudioSender& sender, std::span<const int16_t> frame,
+                                     bool new_run, int64_t tick) {
+  absl::StatusOr<std::string> payload = sender.EncodePayload(frame);
+  if (!payload.ok()) return;
+  MediaMessage out;
+  *out.mutable_audio() = sender.Stamp(*std::move(payload), new_run, Clock::now());
+  Write(out);
+  if (recording_ != nullptr) recording_->Put(CallRecording::kCallee, tick, frame);
+  absl::MutexLock lock(&ep_->mu_);
+  ++call_->callee_frames;
+}
+
 grpc::Status PersonaEndpoint::Leg::Talk() {
   const PersonaEndpointOptions& options = ep_->options_;
   absl::StatusOr<std::unique_ptr<media::AudioSender>> sender =
@@ -329,6 +341,13 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
   }
   Write(answer);
   Log({.kind = "answer", .text = std::string(AnswerModeName(persona_.answer))});
+
+  std::unique_ptr<LiveAudio> live;
+  if (options.live_audio) {
+    absl::StatusOr<std::unique_ptr<LiveAudio>> made = options.live_audio(call_->invite);
+    if (!made.ok()) return HangUp(absl::StrCat("live audio: ", made.status().message()));
+    live = *std::move(made);
+  }
 
   speech::Vad vad(options.vad);
   const double loud_dbfs = vad.threshold_dbfs() - options.vad.hysteresis_db;
@@ -415,6 +434,7 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
       absl::MutexLock lock(&ep_->mu_);
       ++call_->agent_frames;
     }
+    if (live != nullptr) live->Play(heard);
     const speech::VadEvent vad_event = vad.Process(heard);
     if (played.has_value() && speech::FrameDbfs(heard) >= loud_dbfs) last_loud_ms = elapsed_ms;
     if (vad_event == speech::VadEvent::kSpeechStart) {
@@ -447,7 +467,15 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
             .text = reply.say,
             .duration_ms = static_cast<int64_t>(prepared_->replies[i].size() / 16)}});
     };
-    if (playlist.empty() && !voicemail) {
+    if (live != nullptr) {
+      std::vector<int16_t> frame(kFrameSamples, 0);
+      if (live->NextFrame(frame)) {
+        SendFrame(**sender, frame, new_run, tick);
+        new_run = false;
+      } else {
+        new_run = true;
+      }
+    } else if (playlist.empty() && !voicemail) {
       if (recognising.valid()) {
         if (recognising.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
           const std::string text = recognising.get();
@@ -505,15 +533,7 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
           std::min<size_t>(kFrameSamples, clip.audio->size() - std::min(pos, clip.audio->size()));
       std::copy_n(clip.audio->begin() + pos, n, frame.begin());
       pos += kFrameSamples;
-      absl::StatusOr<std::string> payload = (*sender)->EncodePayload(frame);
-      if (payload.ok()) {
-        MediaMessage out;
-        *out.mutable_audio() = (*sender)->Stamp(*std::move(payload), new_run, Clock::now());
-        Write(out);
-        if (recording_ != nullptr) recording_->Put(CallRecording::kCallee, tick, frame);
-        absl::MutexLock lock(&ep_->mu_);
-        ++call_->callee_frames;
-      }
+      SendFrame(**sender, frame, new_run, tick);
       new_run = false;
       if (pos >= clip.audio->size()) {
         const bool was_beep = clip.event.kind == "voicemail_beep";

@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,10 @@ class PersonaEndpoint::Leg final {
   End CheckEnd();
   // Polls CheckEnd for up to `timeout`; returns what ended the wait, kNone on timeout.
   End WaitForEnd(absl::Duration timeout);
+
+  // Encodes one 20 ms frame of the callee's audio, sends it and records it.
+  void SendFrame(media::AudioSender& sender, std::span<const int16_t> frame, bool new_run,
+                 int64_t tick);
 
   grpc::Status Ringing();
   grpc::Status Talk();
