@@ -212,18 +212,16 @@ grpc::Status PersonaEndpoint::Leg::HangUp(const std::string& detail) {
   }
   Log({.at_ms = SinceAnswerMs(), .kind = "hangup_by_callee", .text = detail});
   // The worker stops sending and half-closes; a worker that does not is cut off.
-  const absl::Time deadline = absl::Now() + absl::Seconds(3);
-  for (;;) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (closed_) break;
-    }
-    if (absl::Now() >= deadline) {
-      context_->TryCancel();
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+  return AwaitWorkerClose();
+}
+
+grpc::Status PersonaEndpoint::Leg::AwaitWorkerClose() {
+  bool closed;
+  {
+    absl::MutexLock lock(&mu_);
+    closed = mu_.AwaitWithTimeout(absl::Condition(&closed_), absl::Seconds(3));
   }
+  if (!closed) context_->TryCancel();
   return Finish(grpc::Status::OK);
 }
 
@@ -248,19 +246,7 @@ grpc::Status PersonaEndpoint::Leg::OnWorkerEnd(End end) {
       break;
   }
   // The worker hung up: it half-closes next; the RPC then ends OK.
-  const absl::Time deadline = absl::Now() + absl::Seconds(3);
-  for (;;) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (closed_) break;
-    }
-    if (absl::Now() >= deadline) {
-      context_->TryCancel();
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return Finish(grpc::Status::OK);
+  return AwaitWorkerClose();
 }
 
 grpc::Status PersonaEndpoint::Leg::Run() {

@@ -60,6 +60,9 @@ class PersonaEndpoint::Leg final {
   grpc::Status HangUp(const std::string& detail);
   // The worker ended (hung up, closed or misbehaved): finish accordingly.
   grpc::Status OnWorkerEnd(End end);
+  // After a hang-up: waits (up to 3 s) for the worker to half-close, cancelling the RPC if it does
+  // not, and ends it OK.
+  grpc::Status AwaitWorkerClose();
   grpc::Status Finish(grpc::Status status);
 
   PersonaEndpoint* ep_;
