@@ -95,31 +95,17 @@ bool ConversationEngine::Enter(const std::string& node, EventDetail detail) {
   return true;
 }
 
-const GraphModel::Edge* ConversationEngine::FindEdge(const std::string& intent,
-                                                     bool condition_only) const {
+const GraphModel::Edge* ConversationEngine::FindEdge(std::optional<std::string_view> text) const {
   const GraphModel::Node* node = model_->node(current_);
   std::optional<Json> scope;
   for (const GraphModel::Edge& edge : node->edges) {
     const std::string& wants = edge.spec->intent();
-    if (condition_only && (!edge.has_condition || !wants.empty())) continue;
-    if (!wants.empty() && wants != intent) continue;
-    if (edge.has_condition) {
-      if (!scope.has_value()) scope = ConditionScope();
-      if (!edge.condition.Evaluate(*scope)) continue;
-    }
-    return &edge;
-  }
-  return nullptr;
-}
-
-const GraphModel::Edge* ConversationEngine::FindEdgeForTurn(std::string_view text) const {
-  const GraphModel::Node* node = model_->node(current_);
-  std::optional<Json> scope;
-  for (const GraphModel::Edge& edge : node->edges) {
-    const std::string& wants = edge.spec->intent();
-    if (!wants.empty()) {
+    if (!text.has_value()) {
+      // After tools: only transitions that test the state alone.
+      if (!edge.has_condition || !wants.empty()) continue;
+    } else if (!wants.empty()) {
       const speech::IntentPhrases* intent = model_->intent(wants);
-      if (intent == nullptr || !speech::MatchIntent(text, std::span(intent, 1)).has_value()) {
+      if (intent == nullptr || !speech::MatchIntent(*text, std::span(intent, 1)).has_value()) {
         continue;
       }
     }
@@ -277,7 +263,7 @@ absl::StatusOr<TurnOutput> ConversationEngine::OnUserTurn(std::string_view text,
   // slot_first before callback. The intent reported is the taken transition's, else the first
   // of the graph's intents the turn expresses.
   const GraphModel::Node* node = model_->node(current_);
-  const GraphModel::Edge* edge = FindEdgeForTurn(text);
+  const GraphModel::Edge* edge = FindEdge(text);
   if (edge != nullptr && !edge->spec->intent().empty()) {
     out.intent = edge->spec->intent();
   } else {

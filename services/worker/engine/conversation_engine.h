@@ -175,10 +175,10 @@ class ConversationEngine final {
   bool Enter(const std::string& node, EventDetail detail);
   // The first transition of the current node that matches; nullptr when none. `condition_only`
   // considers only transitions with a condition and no intent.
-  const GraphModel::Edge* FindEdge(const std::string& intent, bool condition_only) const;
-  // The first of the current node's transitions whose intent `text` expresses (or that tests
-  // none) and whose condition holds; null when none does.
-  const GraphModel::Edge* FindEdgeForTurn(std::string_view text) const;
+  // The first of the current node's transitions whose intent the callee's turn `text` expresses
+  // (or that tests none) and whose condition holds; with no text (after tools), the first that
+  // tests a condition and no intent and whose condition holds. Null when none does.
+  const GraphModel::Edge* FindEdge(std::optional<std::string_view> text) const;
   // Takes `edge` (its set_state, then Enter). False when the visit limit forbids it.
   bool Take(const GraphModel::Edge& edge, const std::string& intent, std::string_view via);
   void Say(std::string_view text, TurnOutput& out, TextSink on_text);

@@ -209,7 +209,7 @@ absl::Status ConversationEngine::LlmSpeak(TurnOutput& out, TextSink on_text,
     if (ended_) break;
     // Routing follows the state the tools wrote: condition-only transitions, in order.
     for (int hop = 0; hop < kMaxConditionHops; ++hop) {
-      const GraphModel::Edge* edge = FindEdge("", /*condition_only=*/true);
+      const GraphModel::Edge* edge = FindEdge(std::nullopt);
       if (edge == nullptr) break;
       if (!Take(*edge, "", "condition")) {
         EndWithGoodbye("node_visit_limit", out, on_text);
