@@ -11,8 +11,8 @@ namespace {
 class PocketsphinxSession final : public speech::SttSession {
  public:
   PocketsphinxSession(std::shared_ptr<PocketsphinxSpeech> owner,
-                      std::unique_ptr<speech::PocketsphinxRecognizer> recognizer, bool fresh)
-      : owner_(std::move(owner)), recognizer_(std::move(recognizer)), fresh_(fresh) {}
+                      std::unique_ptr<speech::PocketsphinxRecognizer> recognizer)
+      : owner_(std::move(owner)), recognizer_(std::move(recognizer)) {}
   ~PocketsphinxSession() override {
     if (recognizer_->in_utterance()) recognizer_->EndUtterance().IgnoreError();
     owner_->Return(std::move(recognizer_));
@@ -32,38 +32,14 @@ class PocketsphinxSession final : public speech::SttSession {
     if (!kept.ok() || kept->empty()) return recognizer_->UseLanguageModel();
     return absl::OkStatus();
   }
-  absl::Status StartUtterance() override {
-    utterance_.clear();
-    return recognizer_->StartUtterance();
-  }
-  absl::Status Push(std::span<const int16_t> pcm) override {
-    if (fresh_ && utterance_.size() < kMaxReplaySamples) {
-      utterance_.insert(utterance_.end(), pcm.begin(), pcm.end());
-    }
-    return recognizer_->Process(pcm);
-  }
+  absl::Status StartUtterance() override { return recognizer_->StartUtterance(); }
+  absl::Status Push(std::span<const int16_t> pcm) override { return recognizer_->Process(pcm); }
   std::string Partial() override { return recognizer_->Partial(); }
-  absl::StatusOr<std::string> EndUtterance() override {
-    PARLEY_ASSIGN_OR_RETURN(std::string text, recognizer_->EndUtterance());
-    if (!fresh_) return text;
-    // A new decoder starts from the model's cepstral mean, far from a phone line's, and misreads
-    // its first words (pocketsphinx_stt.h). By the end of the first utterance the mean has
-    // adapted to the line: decoding that utterance once more reads it right. Grammar decoding
-    // costs ~1% of real time, so the second pass adds milliseconds, once per decoder.
-    fresh_ = false;
-    PARLEY_RETURN_IF_ERROR(recognizer_->StartUtterance());
-    PARLEY_RETURN_IF_ERROR(recognizer_->Process(utterance_));
-    utterance_.clear();
-    utterance_.shrink_to_fit();
-    return recognizer_->EndUtterance();
-  }
+  absl::StatusOr<std::string> EndUtterance() override { return recognizer_->EndUtterance(); }
 
  private:
-  static constexpr size_t kMaxReplaySamples = 16000 * 15;
   const std::shared_ptr<PocketsphinxSpeech> owner_;
   std::unique_ptr<speech::PocketsphinxRecognizer> recognizer_;
-  bool fresh_;
-  std::vector<int16_t> utterance_;
 };
 
 }  // namespace
@@ -81,7 +57,6 @@ absl::Status EspeakSpeech::Synthesize(std::string_view text,
 absl::StatusOr<std::unique_ptr<speech::SttSession>> PocketsphinxSpeech::StartSession(
     const speech::SttSessionOptions& options) {
   std::unique_ptr<speech::PocketsphinxRecognizer> recognizer;
-  bool fresh = false;
   {
     absl::MutexLock lock(&mu_);
     if (!idle_.empty()) {
@@ -92,10 +67,8 @@ absl::StatusOr<std::unique_ptr<speech::SttSession>> PocketsphinxSpeech::StartSes
   if (recognizer == nullptr) {
     PARLEY_ASSIGN_OR_RETURN(recognizer,
                             speech::PocketsphinxRecognizer::Create({.model = options_.model}));
-    fresh = true;
   }
-  auto session =
-      std::make_unique<PocketsphinxSession>(shared_from_this(), std::move(recognizer), fresh);
+  auto session = std::make_unique<PocketsphinxSession>(shared_from_this(), std::move(recognizer));
   PARLEY_RETURN_IF_ERROR(session->SetPhrases(options.phrases));
   return std::unique_ptr<speech::SttSession>(std::move(session));
 }
@@ -114,37 +87,40 @@ void RegisterEmbeddedProviders(ProviderRegistry& registry, EmbeddedProviderOptio
     std::shared_ptr<PocketsphinxSpeech> pocketsphinx ABSL_GUARDED_BY(mu);
   };
   auto shared = std::make_shared<Shared>();
-  registry.AddTts("espeak", [shared](const parley::v1::TtsConfig& config, const Credentials&)
-                                -> absl::StatusOr<std::shared_ptr<speech::TextToSpeech>> {
-    std::shared_ptr<speech::EspeakTts> engine;
-    {
-      absl::MutexLock lock(&shared->mu);
-      if (shared->espeak == nullptr) {
-        PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<speech::EspeakTts> created,
-                                speech::EspeakTts::Create());
-        shared->espeak = std::move(created);
-      }
-      engine = shared->espeak;
-    }
-    speech::TtsVoice voice;
-    if (!config.voice().empty()) voice.name = config.voice();
-    if (config.has_speed()) voice.speed = config.speed();
-    return std::shared_ptr<speech::TextToSpeech>(
-        std::make_shared<EspeakSpeech>(std::move(engine), std::move(voice)));
-  });
-  registry.AddStt("pocketsphinx", [shared, options](const parley::v1::SttConfig&,
-                                                    const Credentials&)
-                                      -> absl::StatusOr<std::shared_ptr<speech::SpeechToText>> {
-    absl::MutexLock lock(&shared->mu);
-    if (shared->pocketsphinx == nullptr) {
-      shared->pocketsphinx = std::make_shared<PocketsphinxSpeech>(options);
-    }
-    return std::shared_ptr<speech::SpeechToText>(shared->pocketsphinx);
-  });
-  registry.AddLlm("scripted", [](const parley::v1::LlmConfig&, const Credentials&)
-                                  -> absl::StatusOr<std::shared_ptr<speech::LanguageModel>> {
-    return std::shared_ptr<speech::LanguageModel>();
-  });
+  registry.AddTts(
+      "espeak",
+      [shared](const parley::v1::TtsConfig& config,
+               const Credentials&) -> absl::StatusOr<std::shared_ptr<speech::TextToSpeech>> {
+        std::shared_ptr<speech::EspeakTts> engine;
+        {
+          absl::MutexLock lock(&shared->mu);
+          if (shared->espeak == nullptr) {
+            PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<speech::EspeakTts> created,
+                                    speech::EspeakTts::Create());
+            shared->espeak = std::move(created);
+          }
+          engine = shared->espeak;
+        }
+        speech::TtsVoice voice;
+        if (!config.voice().empty()) voice.name = config.voice();
+        if (config.has_speed()) voice.speed = config.speed();
+        return std::shared_ptr<speech::TextToSpeech>(
+            std::make_shared<EspeakSpeech>(std::move(engine), std::move(voice)));
+      });
+  registry.AddStt("pocketsphinx",
+                  [shared, options](const parley::v1::SttConfig&, const Credentials&)
+                      -> absl::StatusOr<std::shared_ptr<speech::SpeechToText>> {
+                    absl::MutexLock lock(&shared->mu);
+                    if (shared->pocketsphinx == nullptr) {
+                      shared->pocketsphinx = std::make_shared<PocketsphinxSpeech>(options);
+                    }
+                    return std::shared_ptr<speech::SpeechToText>(shared->pocketsphinx);
+                  });
+  registry.AddLlm("scripted",
+                  [](const parley::v1::LlmConfig&,
+                     const Credentials&) -> absl::StatusOr<std::shared_ptr<speech::LanguageModel>> {
+                    return std::shared_ptr<speech::LanguageModel>();
+                  });
 }
 
 }  // namespace parley::worker
