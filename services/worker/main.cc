@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   grpcx::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
       "parley-worker: call executor (env PARLEY_REDIS_URL, PARLEY_CONFIG_ADDR, PARLEY_STATE_ADDR, "
-      "PARLEY_SERVICE_TOKEN)");
+      "PARLEY_SERVICE_TOKEN, PARLEY_API_TOKENS)");
   // Live calls get five minutes to finish on SIGTERM unless told otherwise (worker.proto).
   absl::SetFlag(&FLAGS_drain_deadline, absl::Minutes(5));
   std::vector<std::string> storage;
