@@ -3,7 +3,7 @@
 
     deploy_check.py compose     docker-compose config accepts the stack for every profile
     deploy_check.py kustomize   kubectl kustomize renders the base and every overlay
-    deploy_check.py schema      every rendered object validates against the Kubernetes OpenAPI schema
+    deploy_check.py schema      every rendered object passes the Kubernetes OpenAPI schema
     deploy_check.py dockerfile  the Dockerfile's packages: builder = scripts/bootstrap, runtime =
                                 what the built binaries link
     (crosscheck.py checks the files against the binaries themselves.)
