@@ -12,7 +12,8 @@ neither can rot when a flag, an env name, a port or a subcommand changes.
                            network namespace (no Postgres/Redis: they fail to connect, the servers
                            still listen), then checks the ports it really listens on against the
                            declared ones and runs the declared probes and the worker's preStop
-                           drain against it.
+                           drain against it. With PARLEY_PG_URL (scripts/test's Postgres), also
+                           runs the k8s migration Job's command twice on a scratch database.
 
 What a binary accepts comes from the binary: `--helpfull` for the services (flags, and the PARLEY_*
 names in their usage and flag help), `parleyctl --help` for the CLI (subcommands, flags, global
@@ -21,6 +22,7 @@ flags and their env names). Env: PARLEY_BUILD_DIR. Exit 0 ok, 1 failed, 77 skipp
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -535,6 +537,45 @@ def live_container(ns, where, argv, env, declared_ports, probes, pre_stop, probl
                 server.wait()
 
 
+def live_migration(problems) -> None:
+    """Runs the k8s migration Job's own command against a scratch database of the test Postgres
+    (PARLEY_PG_URL, exported by scripts/test), twice: it must migrate, and be re-runnable."""
+    url = os.environ.get("PARLEY_PG_URL")
+    if not url or not shutil.which("psql"):
+        print("live migration Job: not run (no PARLEY_PG_URL from scripts/infra, or no psql)")
+        return
+    job = next(o for o in k8s_objects("overlays/prod") if o["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    name = f"parley_deploy_check_{os.getpid()}"
+    scratch = re.sub(r"/[^/?]*(\?|$)", rf"/{name}\1", url.split("://", 1)[1], count=1)
+    scratch = url.split("://", 1)[0] + "://" + scratch
+    create = dc.run(["psql", url, "-qc", f"CREATE DATABASE {name}"])
+    if create.returncode != 0:
+        problems.append(f"live migration Job: cannot create a scratch database: {create.stderr}")
+        return
+    try:
+        env = {"PATH": os.environ["PATH"] + ":" + ":".join(
+            str(dc.build_dir() / Path(p).parent) for p in dc.BINARIES.values())}
+        env.update({e["name"]: DUMMY_ENV.get(e["name"], "x") for e in container["env"]})
+        env["PARLEY_PG_URL"] = scratch
+        env["PARLEY_REDIS_URL"] = os.environ.get("PARLEY_REDIS_URL", DUMMY_ENV["PARLEY_REDIS_URL"])
+        for attempt in ("first run", "second run"):
+            r = subprocess.run(container["command"], env=env, capture_output=True, text=True,
+                               timeout=120)
+            if r.returncode != 0:
+                problems.append(f"live migration Job ({attempt}) exited {r.returncode}: "
+                                f"{r.stderr[-400:]}")
+                return
+        tables = dc.run(["psql", scratch, "-Atc", "SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_schema IN ('config', 'conversation')"]).stdout.strip()
+        if not tables.isdigit() or int(tables) == 0:
+            problems.append("live migration Job: no tables in schemas config/conversation")
+        print(f"live migration Job: `{' '.join(container['command'])}` created {tables} tables, "
+              f"and ran again cleanly")
+    finally:
+        dc.run(["psql", url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+
+
 def run_live() -> None:
     dc.need("unshare", "the live cross-check")
     dc.need("nsenter", "the live cross-check")
@@ -585,6 +626,7 @@ def run_live() -> None:
                                    [p["containerPort"] for p in c["ports"]], probes, pre, problems)
     finally:
         ns.close()
+    live_migration(problems)
     for p in problems:
         print(p)
     if problems:
