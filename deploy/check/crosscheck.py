@@ -205,6 +205,9 @@ def static_compose(facts, problems):
     services = load_compose()
     raw = dc.COMPOSE_FILE.read_text()
     bind_ip = re.search(r"^PARLEY_BIND_IP=(\S+)", dc.ENV_EXAMPLE.read_text(), re.M).group(1)
+    dockerfile = (dc.DEPLOY / "docker" / "Dockerfile").read_text()
+    owned = re.finditer(r"install -d -o parley -g parley ([^\n&\\]+)", dockerfile)
+    parley_dirs = {d for m in owned for d in m.group(1).split()}
     grpc_port = {}
     for name, svc in services.items():
         listen = compose_listen_ports(name, svc)
@@ -228,6 +231,14 @@ def static_compose(facts, problems):
                 problems.append(f"{where}: not built from deploy/docker/Dockerfile")
             env_names_ok(facts, binaries, (svc.get("environment") or {}).keys(), texts, where,
                          problems)
+            # The image runs as uid 10001: a writable named volume must be mounted on a directory
+            # the image creates for that user, or Docker makes it root's and writes fail.
+            for vol in svc.get("volumes", []):
+                src, dst, *mode = vol.split(":")
+                if not src.startswith("/") and "ro" not in mode and dst not in parley_dirs:
+                    problems.append(f"{where}: volume {src} is mounted on {dst}, which the "
+                                    f"Dockerfile does not create for user parley (install -d -o "
+                                    f"parley -g parley {dst}): uid 10001 cannot write it")
         for p in svc.get("ports", []):
             if not p.startswith(bind_ip + ":"):
                 problems.append(f"{where}: port {p} is not bound to PARLEY_BIND_IP ({bind_ip})")
