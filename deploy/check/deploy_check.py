@@ -28,6 +28,16 @@ ENV_EXAMPLE = DEPLOY / "compose" / ".env.example"
 K8S = DEPLOY / "k8s"
 K8S_TARGETS = ["base", "overlays/dev", "overlays/prod"]
 PROFILES = [[], ["lan-ai"], ["demo"], ["lan-ai", "demo"]]
+# Which compose services start under which profile ([]: always).
+COMPOSE_PROFILES = {
+    **{s: [] for s in ("postgres", "redis", "config-api", "state", "dispatcher", "worker",
+                       "apply")},
+    **{s: ["lan-ai"] for s in ("ollama", "ollama-pull", "piper", "whisperlive")},
+    "phone": ["demo"],
+}
+# What .env must set: the compose file has no default for these.
+REQUIRED_ENV = ["PARLEY_BIND_IP", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "PARLEY_MASTER_KEY",
+                "PARLEY_SERVICE_TOKEN", "PARLEY_OPS_TOKEN"]
 SKIP = 77
 BINARIES = {
     "parley-config-api": "services/config-api/parley-config-api",
@@ -113,16 +123,40 @@ def check_compose() -> None:
     for name, text in rendered.items():
         services = set(yaml.safe_load(text)["services"])
         print(f"compose ({name}): {len(services)} services: {', '.join(sorted(services))}")
-    # Secrets only from .env: without one, config must refuse and name what is missing.
-    with tempfile.NamedTemporaryFile("w", suffix=".env") as empty:
-        clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-        r = compose_config([], env_file=Path(empty.name), env=clean)
+    # Debian's docker-compose 1.29 renders every service whatever --profile says, so the renders
+    # above cannot tell whether `up -d` without a profile would start ollama: read the profiles.
+    services = yaml.safe_load(rendered["default"])["services"]
+    problems = []
+    for svc, want in sorted(COMPOSE_PROFILES.items()):
+        got = services[svc].get("profiles", []) if svc in services else None
+        if got != want:
+            problems.append(f"service {svc}: profiles {got}, want {want}")
+    for svc in sorted(set(services) - set(COMPOSE_PROFILES)):
+        if not services[svc].get("profiles"):
+            problems.append(f"service {svc} starts without a profile (add it to COMPOSE_PROFILES "
+                            f"in deploy_check.py if it belongs to the core stack)")
+    if problems:
+        raise AssertionError("compose profiles:\n" + "\n".join(problems))
+    print(f"compose profiles: core {sorted(s for s, p in COMPOSE_PROFILES.items() if not p)}; "
+          f"the rest only under a profile")
+    # Secrets and the LAN address only from .env: without any one of them, config must refuse
+    # and name it (a default in the compose file would let the stack start without it).
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    example = ENV_EXAMPLE.read_text()
+    for var in REQUIRED_ENV:
+        without = re.sub(rf"^{var}=.*\n", "", example, flags=re.M)
+        if without == example:
+            raise AssertionError(f".env.example does not set {var}")
+        with tempfile.NamedTemporaryFile("w", suffix=".env") as env_file:
+            env_file.write(without)
+            env_file.flush()
+            r = compose_config([], env_file=Path(env_file.name), env=clean)
         if r.returncode == 0:
-            raise AssertionError("docker-compose config passed with an empty .env: a secret or "
-                                 "the LAN address has a default in the compose file")
-        if "in .env" not in r.stderr:
-            raise AssertionError(f"without .env, the error does not say what to set:\n{r.stderr}")
-        print(f"compose without .env: refused ({r.stderr.strip().splitlines()[-1]})")
+            raise AssertionError(f"docker-compose config passed without {var}: the compose file "
+                                 f"has a default for it")
+        if f"set {var} in .env" not in r.stderr:
+            raise AssertionError(f"without {var}, the error does not name it:\n{r.stderr}")
+    print(f"compose refuses to start without any one of {', '.join(REQUIRED_ENV)}")
 
 
 def check_kustomize() -> None:
