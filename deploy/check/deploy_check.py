@@ -6,7 +6,7 @@
     deploy_check.py schema      every rendered object passes the Kubernetes OpenAPI schema
     deploy_check.py dockerfile  the Dockerfile's packages: builder = scripts/bootstrap, runtime =
                                 what the built binaries link
-    (crosscheck.py checks the files against the binaries themselves.)
+    (crosscheck.py and crosscheck_live.py check the files against the binaries themselves.)
 
 Env: PARLEY_BUILD_DIR (the CMake build tree: binaries, and deploy-check/ for outputs). Exit 0 on
 success, 1 on a failed check, 77 (CTest's skip code here) when a needed tool is absent; the reason
