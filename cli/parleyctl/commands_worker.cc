@@ -1,8 +1,9 @@
 // parleyctl worker status / worker drain: one worker's WorkerAdmin service (worker.proto), by
-// address. `worker drain ADDRESS --wait` is what a Kubernetes preStop hook runs
-// (deploy/k8s/base/worker.yaml): the worker stops taking jobs at once, finishes its live calls and
-// exits; the command returns once the worker's server is gone, so the kubelet's SIGTERM that
-// follows finds nothing left to do.
+// address. `worker drain ADDRESS --deadline D` is what deploy/k8s/base/worker.yaml's preStop hook
+// runs: the worker stops taking jobs at once, finishes its live calls (hanging up the rest at the
+// deadline) and exits. The hook leaves out --wait: it runs inside the container, whose PID 1 is the
+// worker, so the kernel would kill it when the worker exits. --wait is for a shell outside: it
+// returns once the worker's server is gone.
 #include <chrono>
 #include <ostream>
 #include <thread>

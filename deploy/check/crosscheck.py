@@ -396,6 +396,12 @@ def static_k8s(facts, problems):
                                 problems.append(f"k8s {target}: {key} {host}:{port} is no Service")
                 if pre:
                     pos, fl = parse_args(invocations(pre["command"])[0][0][1:])
+                    # The hook runs inside the container; when the worker (its PID 1) exits, the
+                    # kernel kills it, so a hook that waits for that exit always fails.
+                    if "--wait" in fl:
+                        problems.append(f"{where}: preStop waits for the worker to exit (--wait): "
+                                        f"it is killed when the container's PID 1 exits, and the "
+                                        f"kubelet reports FailedPreStopHook")
                     grace = pod.get("terminationGracePeriodSeconds", 30)
                     deadline = duration_s(fl.get("--deadline", "5m"))
                     if deadline + 30 > grace:
