@@ -266,6 +266,11 @@ def check_dockerfile() -> None:
             not re.search(r"^FROM debian:bookworm-slim AS runtime$", text, re.M):
         raise AssertionError("want FROM debian:bookworm AS builder and debian:bookworm-slim AS "
                              "runtime")
+    # The context is the repository root, where the operator keeps deploy/compose/.env.
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    if not ignored & {"**/.env", "deploy/compose/.env"}:
+        raise AssertionError(".dockerignore does not exclude deploy/compose/.env (the secrets): "
+                             "COPY . . would put them into a builder layer")
     bootstrap = run([str(ROOT / "scripts" / "bootstrap"), "--list"]).stdout.split()
     print(f"builder: scripts/bootstrap's {len(bootstrap)} packages")
     # Runtime: exactly the packages of the libraries the binaries link, plus declared data.
