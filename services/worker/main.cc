@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   grpcx::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
       "parley-worker: call executor (env PARLEY_REDIS_URL, PARLEY_CONFIG_ADDR, PARLEY_STATE_ADDR, "
-      "PARLEY_SERVICE_TOKEN, PARLEY_API_TOKENS)");
+      "PARLEY_SERVICE_TOKEN, PARLEY_API_TOKENS, PARLEY_ADVERTISE_ADDR)");
   // Live calls get five minutes to finish on SIGTERM unless told otherwise (worker.proto).
   absl::SetFlag(&FLAGS_drain_deadline, absl::Minutes(5));
   std::vector<std::string> storage;
@@ -113,8 +113,13 @@ int main(int argc, char** argv) {
   const std::string host = HostName();
   std::string worker_id = absl::GetFlag(FLAGS_worker_id);
   if (worker_id.empty()) worker_id = absl::StrCat(host, "-", getpid());
-  std::string admin_address = options.listen;
-  if (admin_address.rfind("0.0.0.0:", 0) == 0) admin_address = host + admin_address.substr(7);
+  // Where `parleyctl workers` tells operators to reach this worker's admin service. In
+  // Kubernetes the pod's hostname does not resolve, so the manifests pass the pod IP.
+  std::string admin_address = grpcx::EnvOr("PARLEY_ADVERTISE_ADDR", "");
+  if (admin_address.empty()) {
+    admin_address = options.listen;
+    if (admin_address.rfind("0.0.0.0:", 0) == 0) admin_address = host + admin_address.substr(7);
+  }
 
   // The cache and the pool record metrics, whose registry exists once RunService made it.
   std::unique_ptr<worker::RuntimeConfigCache> configs;
