@@ -464,7 +464,7 @@ void MediaCallLeg::SendLoop() {
       m.mutable_mark()->set_name(item.mark);
     } else {
       absl::MutexLock lock(&encode_mu_);
-      absl::StatusOr<std::string> payload = sender_->EncodePayload(item.pcm);
+      absl::StatusOr<std::string> payload = sender_->EncodePayload(item.pcm, new_run);
       if (!payload.ok()) {
         log::Warn("frame not encoded", {{"error", payload.status().ToString()}});
         absl::MutexLock state_lock(&mu_);
