@@ -52,7 +52,7 @@ absl::StatusOr<std::unique_ptr<CallLeg>> GrpcTelephony::DialAddress(const DialRe
       audio::kPipelineRate, audio::kFrameMs,
       {.opus = options_.opus, .cache = options_.opus_cache_bytes > 0 ? &cache_ : nullptr});
   if (!sender.ok()) return sender.status();
-  return StartMediaCallLeg(ChannelFor(address), request, *std::move(sender));
+  return StartMediaCallLeg(ChannelFor(address), request, *std::move(sender), scheduler_);
 }
 
 }  // namespace parley::worker

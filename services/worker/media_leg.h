@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/audio/opus_codec.h"
 #include "common/audio/opus_packet_cache.h"
+#include "common/media/frame_scheduler.h"
 #include "services/worker/telephony.h"
 
 namespace parley::worker {
@@ -42,12 +43,17 @@ struct GrpcTelephonyOptions {
   // The legs share the Opus packets of audio they all send (greetings, scripted lines) up to
   // this many bytes; 0 encodes every frame of every call (media::AudioSenderOptions::cache).
   size_t opus_cache_bytes = 0;
+  // Threads that send every leg's audio (media::FrameScheduler); 0: one per core.
+  int send_threads = 0;
 };
 
 class GrpcTelephony final : public Telephony {
  public:
+  // The legs it dials must end before it is destroyed (they share its packet cache).
   explicit GrpcTelephony(GrpcTelephonyOptions options = {})
-      : options_(options), cache_(options.opus_cache_bytes) {}
+      : options_(options),
+        cache_(options.opus_cache_bytes),
+        scheduler_(std::make_shared<media::FrameScheduler>(options.send_threads)) {}
 
   // Hits and size of the shared packet cache (all zero without one).
   audio::OpusPacketCacheStats CacheStats() const { return cache_.stats(); }
@@ -66,6 +72,8 @@ class GrpcTelephony final : public Telephony {
 
   const GrpcTelephonyOptions options_;
   audio::OpusPacketCache cache_;
+  // Shared with the legs (StartMediaCallLeg).
+  const std::shared_ptr<media::FrameScheduler> scheduler_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
 };
