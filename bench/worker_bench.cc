@@ -18,8 +18,9 @@
 // Providers: `instant` (the default) replaces the template's pocketsphinx and espeak with
 // zero-latency stand-ins — ListSpeechToText giving the persona's replies in order, ToneSpeech with
 // a tone per word (the same line sounds the same on every call, as with espeak, so the Opus packet
-// cache sees what it would in production with the same variables) — and keeps the real engine with the scripted policy; `embedded` runs pocketsphinx and espeak-ng in
-// this process, as production does.
+// cache sees what it would in production with the same variables) — and keeps the real engine
+// with the scripted policy; `embedded` runs pocketsphinx and espeak-ng in this process, as
+// production does.
 //
 // Per level N: N calls are queued at once (distinct numbers); once all N are answered, a window
 // (until the first call ends, at most --window_s) measures the worker's CPU time over wall time
