@@ -14,6 +14,7 @@
 //                            [--ramp_ms=0]
 //                            [--recorder=grpc|null]
 //                            [--opus_complexity=1] [--opus_cache_mb=16]   (as the worker's flags)
+//                            [--mutex_deadlock_detection=false]
 //
 // Providers: `instant` (the default) replaces the template's pocketsphinx and espeak with
 // zero-latency stand-ins — ListSpeechToText giving the persona's replies in order, ToneSpeech with
@@ -251,7 +252,10 @@ std::string Json(const Level& l, const std::string& providers, bool summary) {
 int main(int argc, char** argv) {
   // As the services' main() does (common/grpc/service_flags.cc): Debian's abseil is built with
   // mutex deadlock detection on, which costs every lock a graph update.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // (--mutex_deadlock_detection=true keeps it, to compare with runs made before this was set.)
+  if (Flag(argc, argv, "mutex_deadlock_detection", "false") != "true") {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
   const std::string providers = Flag(argc, argv, "providers", "instant");
   if (providers != "instant" && providers != "embedded") {
     Die("--providers", absl::InvalidArgumentError("instant or embedded"));
