@@ -35,6 +35,11 @@ ABSL_FLAG(absl::Duration, config_ttl, absl::Minutes(5), "runtime config cache TT
 ABSL_FLAG(int, config_cache_size, 1000, "runtime configs cached at most (LRU)");
 ABSL_FLAG(std::string, default_trunk, "",
           "MediaEndpoint host:port dialed when config-api is down and nothing is cached");
+ABSL_FLAG(int, opus_complexity, 1,
+          "Opus encoder complexity 0-10 of the audio sent to callees (1: ~60 us a frame, 5: ~135)");
+ABSL_FLAG(int, opus_cache_mb, 16,
+          "MiB of encoded Opus packets shared by all calls (repeated greetings and lines are "
+          "encoded once per process); 0 encodes every frame");
 ABSL_FLAG(std::string, record_dir, "", "where the test-prompt pipeline writes WAV recordings");
 ABSL_FLAG(std::string, pipeline, "voice",
           "what answers calls: voice (the conversation pipeline) or test-prompt (a tone, to check "
@@ -90,7 +95,9 @@ int main(int argc, char** argv) {
       {.address = grpcx::EnvOr("PARLEY_STATE_ADDR", "127.0.0.1:50052"), .token = token});
   std::string prefix = grpcx::RedisPrefixFromFlags();
   calls::CallStore store(redis.get(), {.prefix = prefix});
-  worker::GrpcTelephony telephony;
+  worker::GrpcTelephony telephony(
+      {.opus = {.complexity = absl::GetFlag(FLAGS_opus_complexity)},
+       .opus_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_opus_cache_mb)) << 20});
   worker::TestPromptFactory test_prompt({.record_dir = absl::GetFlag(FLAGS_record_dir)});
   worker::ProviderRegistry providers;
   worker::RegisterEmbeddedProviders(providers, {});
