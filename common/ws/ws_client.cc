@@ -266,6 +266,12 @@ class WebSocketClient::Impl {
                 std::chrono::microseconds(absl::ToInt64Microseconds(options_.connect_timeout)));
             tcp_stream.async_connect(results, [this](beast::error_code ec, const tcp::endpoint&) {
               if (ec) return FailConnect("connect", ec);
+              // Small frames (a Finalize, a sentence) must not wait for Nagle + delayed ACK:
+              // measured 40 ms per exchange on loopback without this.
+              WithStream([](auto& ws) {
+                beast::error_code ignored;
+                beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true), ignored);
+              });
               if (tls_) {
                 tls_->next_layer().async_handshake(ssl::stream_base::client,
                                                    [this](beast::error_code ec) {

@@ -44,6 +44,9 @@ class Connection final : public WsServerConnection {
  public:
   Connection(net::io_context& ioc, int fd) : ws_(tcp::socket(ioc)) {
     ws_.next_layer().assign(tcp::v4(), fd);
+    // Like the real services: no Nagle delay on small frames.
+    beast::error_code ignored;
+    ws_.next_layer().set_option(tcp::no_delay(true), ignored);
   }
 
   bool ReadUpgrade() {
