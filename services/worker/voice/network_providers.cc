@@ -9,6 +9,7 @@
 #include "common/llm/openai_chat.h"
 #include "common/providers/registry.h"
 #include "common/status/status.h"
+#include "services/worker/voice/ws_providers.h"
 
 namespace parley::worker {
 namespace {
@@ -66,6 +67,7 @@ void RegisterNetworkProviders(ProviderRegistry& registry) {
       return clients->Get(config, credentials);
     });
   }
+  RegisterWebSocketProviders(registry);
 }
 
 }  // namespace parley::worker

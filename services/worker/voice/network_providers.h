@@ -12,7 +12,8 @@
 
 namespace parley::worker {
 
-// Registers the OpenAI-compatible language models. The API key is the credential the template
+// Registers the OpenAI-compatible language models, and the WebSocket speech providers
+// (ws_providers.h). The API key is the credential the template
 // names (`llm.credential`), else the one named like the provider; a provider that needs a key
 // (common/providers) and has none fails to build with FAILED_PRECONDITION naming the credential.
 void RegisterNetworkProviders(ProviderRegistry& registry);
