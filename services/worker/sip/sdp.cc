@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status/status.h"
 
 namespace parley::sip {
@@ -28,6 +29,47 @@ bool SameCodec(const sdp_rtpmap_t* rm, const RtpCodec& codec) {
   if (rm->rm_encoding == nullptr) return false;
   return absl::EqualsIgnoreCase(rm->rm_encoding, codec.name) &&
          static_cast<int>(rm->rm_rate) == codec.clock_rate;
+}
+
+bool AllOf(absl::string_view text, bool (*ok)(char)) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (!ok(c)) return false;
+  }
+  return true;
+}
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlnum(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); }
+bool IsProtoChar(char c) { return IsAlnum(c) || c == '/'; }
+bool IsFormatChar(char c) { return IsAlnum(c) || c == '-' || c == '_' || c == '.'; }
+
+// sofia-sip 1.12.11's sdp_parse can loop forever, allocating until memory runs out, on some
+// malformed input (an m= transport like "RT,/AVP"; bytes outside printable ASCII; found by
+// fuzz/sdp_fuzz.cc). An answer is checked against a strict reading of RFC 4566 first: every line
+// "<letter>=<printable ASCII>", and every m= line "<media> <port>[/<n>] <proto> <fmt>…" with
+// alphanumeric fields. What fails this was never SDP a trunk would send.
+bool LooksLikeSdp(std::string_view body) {
+  for (absl::string_view line : absl::StrSplit(AbslView(body), absl::ByAnyChar("\r\n"))) {
+    if (line.empty()) continue;
+    if (line.size() < 2 || line[0] < 'a' || line[0] > 'z' || line[1] != '=') return false;
+    for (char c : line) {
+      if (c < 0x20 || c > 0x7e) return false;
+    }
+    if (line[0] != 'm') continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(line.substr(2), ' ');
+    if (fields.size() < 4 || !AllOf(fields[0], IsAlnum) || !AllOf(fields[2], IsProtoChar)) {
+      return false;
+    }
+    std::vector<absl::string_view> port = absl::StrSplit(fields[1], '/');
+    if (port.size() > 2 || port[0].size() > 5 || !AllOf(port[0], IsDigit) ||
+        (port.size() == 2 && (port[1].size() > 5 || !AllOf(port[1], IsDigit)))) {
+      return false;
+    }
+    for (size_t i = 3; i < fields.size(); ++i) {
+      if (!AllOf(fields[i], IsFormatChar)) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -74,6 +116,7 @@ std::string BuildSdpOffer(const SdpOffer& offer) {
 
 absl::StatusOr<MediaAnswer> ReadSdpAnswer(std::string_view body,
                                           const std::vector<std::string>& offered) {
+  if (!LooksLikeSdp(body)) return absl::InvalidArgumentError("sdp: malformed");
   std::unique_ptr<su_home_t, HomeDeleter> home(
       static_cast<su_home_t*>(su_home_new(sizeof(su_home_t))));
   if (home == nullptr) return absl::ResourceExhaustedError("sdp: out of memory");

@@ -51,6 +51,9 @@ TEST(SdpTest, RejectsUnusableAnswers) {
   EXPECT_FALSE(ReadSdpAnswer(head + "m=audio 0 RTP/AVP 0\r\n", {"pcmu"}).ok());      // rejected
   EXPECT_FALSE(ReadSdpAnswer(head + "m=video 4000 RTP/AVP 31\r\n", {"pcmu"}).ok());  // no audio
   EXPECT_FALSE(ReadSdpAnswer(head + "m=audio 4000 RTP/AVP 8\r\n", {"pcmu"}).ok());   // no codec
+  // sofia-sip's parser never returns for these (found by fuzz/sdp_fuzz.cc): refused up front.
+  EXPECT_FALSE(ReadSdpAnswer(head + "m=audio 6000 RT,/AVP 0\r\n", {"pcmu"}).ok());
+  EXPECT_FALSE(ReadSdpAnswer(head + "m=audio 6000 RT;/AVP 0\r\n", {"pcmu"}).ok());
   absl::StatusOr<MediaAnswer> held =
       ReadSdpAnswer(head + "m=audio 4000 RTP/AVP 0\r\na=sendonly\r\n", {"pcmu"});
   ASSERT_TRUE(held.ok()) << held.status();

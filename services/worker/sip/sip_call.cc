@@ -191,6 +191,16 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
 
 void SipCall::OnInviteResponse(int status, const char* phrase, nua_handle_t* nh, const sip_t* sip) {
   const std::string text = phrase != nullptr ? phrase : "";
+  if (status == 100 && (text.rfind("Retry After", 0) == 0 || text.rfind("Redirected", 0) == 0)) {
+    // nua's own restarts: a 5xx with Retry-After (the INVITE would go again after a timer) or a
+    // 3xx (it already went to the new target). Either would be a second call: end it here;
+    // destroying the handle drops the timer, CANCEL stops a redirected INVITE.
+    const bool redirected = text.rfind("Redirected", 0) == 0;
+    EndWith(Terminal(LegEventType::kFailed, "trunk_error", text, redirected ? 302 : 503));
+    if (redirected) nua_cancel(nh, TAG_END());
+    Release(nh);
+    return;
+  }
   if (status < 101) return;
   if (status < 200) {
     bool report;

@@ -188,18 +188,22 @@ void SipTelephony::Stack::Run() {
   root_ = su_root_create(this);
   absl::Status status;
   su_wait_t wait[1];
+  int wake_index = -1;
   if (root_ == nullptr) {
     status = absl::InternalError("sip: su_root_create");
   } else {
     const std::string url = absl::StrCat("sip:", options_.sip_address, ":", options_.sip_port);
+    // Retry count 1: nua restarts a request once — what a digest challenge needs. Its other
+    // restarts (a 302 redirect, a 5xx with Retry-After) would dial again; SipCall ends the call
+    // on their "100 Redirected" / "100 Retry After" reports instead (sip_call.cc).
     nua_ = nua_create(root_, &Stack::Callback, this, NUTAG_URL(url.c_str()), NUTAG_MEDIA_ENABLE(0),
-                      NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0), NUTAG_RETRY_COUNT(0),
+                      NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0), NUTAG_RETRY_COUNT(1),
                       NUTAG_SESSION_TIMER(0), SIPTAG_USER_AGENT_STR(options_.user_agent.c_str()),
                       NTATAG_UDP_MTU(65535), TAG_END());
     if (nua_ == nullptr) {
       status = absl::UnavailableError(absl::StrCat("sip: cannot listen on ", url));
     } else if (su_wait_create(wait, wake_fd_, SU_WAIT_IN) != 0 ||
-               su_root_register(root_, wait, &Stack::Wakeup, nullptr, 0) < 0) {
+               (wake_index = su_root_register(root_, wait, &Stack::Wakeup, nullptr, 0)) < 0) {
       status = absl::InternalError("sip: cannot watch the wake-up fd");
     }
   }
@@ -221,6 +225,7 @@ void SipTelephony::Stack::Run() {
     for (int i = 0; i < 50 && !shutdown_done_; ++i) su_root_step(root_, 100);
   }
   calls_.clear();
+  if (root_ != nullptr && wake_index >= 0) su_root_deregister(root_, wake_index);
   if (nua_ != nullptr) nua_destroy(nua_);
   nua_ = nullptr;
   if (root_ != nullptr) su_root_destroy(root_);
