@@ -416,15 +416,26 @@ void SipCall::SendLoop() {
     return;
   }
   media::FramePacer pacer;
+  // RTP never pauses while the call is up: with no agent audio queued a silence frame goes out
+  // every 20 ms, as a phone's would (trunks hang up calls whose RTP stops for a while).
+  const std::vector<int16_t> silence_frame(audio::kFrameSamples, 0);
+  const auto frame = std::chrono::milliseconds(audio::kFrameMs);
+  Clock::time_point silence_due = Clock::now();
   for (;;) {
     OutItem item;
     std::optional<std::pair<std::string, int>> dtmf;
     bool new_run = false;
+    bool silence = false;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &SipCall::EndedOrWork));
+      const auto left = silence_due - Clock::now();
+      if (left > Clock::duration::zero()) {
+        mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::EndedOrWork), absl::FromChrono(left));
+      }
       if (phase_ == Phase::kEnded) return;
-      if (!dtmf_.empty()) {
+      if (!EndedOrWork()) {
+        silence = true;
+      } else if (!dtmf_.empty()) {
         dtmf = dtmf_.front();
         dtmf_.pop_front();
       } else if (!out_.front().is_mark) {
@@ -445,11 +456,17 @@ void SipCall::SendLoop() {
         }
         --queued_frames_;
       }
-      if (!dtmf.has_value()) {
+      if (!silence && !dtmf.has_value()) {
         item = std::move(out_.front());
         out_.pop_front();
       }
-      in_flight_ = true;
+      in_flight_ = !silence;
+    }
+    if (silence) {
+      (void)rtp_->SendFrame(silence_frame, false);
+      const Clock::time_point now = Clock::now();
+      silence_due = now - silence_due > 5 * frame ? now + frame : silence_due + frame;
+      continue;
     }
     if (dtmf.has_value()) {
       absl::Status sent = rtp_->SendDtmf(dtmf->first, dtmf->second);
@@ -463,6 +480,7 @@ void SipCall::SendLoop() {
       absl::Status sent = rtp_->SendFrame(item.pcm, new_run);
       if (!sent.ok()) log::Warn("frame not sent", {{"error", sent.ToString()}});
     }
+    if (!item.is_mark) silence_due = Clock::now() + frame;
     absl::MutexLock lock(&mu_);
     in_flight_ = false;
     if (!dtmf.has_value() && !item.is_mark) {
