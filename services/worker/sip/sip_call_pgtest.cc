@@ -215,5 +215,28 @@ TEST_F(SipCallTest, RejectedCredentialsFailTheCall) {
   EXPECT_EQ(CountInvitesReceived(peer.Messages()), 2);
 }
 
+// A 503 with Retry-After: nua would send the INVITE again after the delay — a second call.
+// The call ends failed/trunk_error with the code instead, and the peer sees one INVITE.
+TEST_F(SipCallTest, RetryAfterIsNotFollowedBySecondInvite) {
+  SippPeer peer = SippPeer::Start("reject_retry_after.xml");
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall({.agent = AgentFor(peer), .to = NewNumber()});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_FAILED);
+  EXPECT_EQ(done.ended_reason, "trunk_error");
+  EXPECT_EQ(LastDetail(calls, id, "sip_code"), "503");
+  EXPECT_EQ(peer.Wait(absl::Seconds(15)), 0) << peer.Errors();
+  EXPECT_EQ(CountInvitesReceived(peer.Messages()), 1) << peer.Messages();
+}
+
+// Inbound calls are not routed yet: an INVITE to the worker's SIP port gets 404.
+TEST_F(SipCallTest, InboundInviteIsRefusedWithNotFound) {
+  SippPeer caller =
+      SippPeer::Start("inbound_invite.xml", {},
+                      {"-s", "+14155550123", absl::StrCat("127.0.0.1:", sip_->sip_port())});
+  EXPECT_EQ(caller.Wait(absl::Seconds(20)), 0) << caller.Errors();
+}
+
 }  // namespace
 }  // namespace parley::worker

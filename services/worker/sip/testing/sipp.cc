@@ -51,7 +51,8 @@ int FreeLoopbackPort() {
 }
 
 SippPeer SippPeer::Start(const std::string& scenario,
-                         const std::map<std::string, std::string>& keys) {
+                         const std::map<std::string, std::string>& keys,
+                         const std::vector<std::string>& extra_args) {
   const int port = FreeLoopbackPort();
   int media_port = FreeLoopbackPort();
   while (media_port == port) media_port = FreeLoopbackPort();
@@ -99,6 +100,7 @@ SippPeer SippPeer::Start(const std::string& scenario,
     args.push_back(k);
     args.push_back(v);
   }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -20,8 +21,11 @@ class SippPeer final {
  public:
   // Starts sipp with `scenario` (a file name under the scenarios directory) and `-key` values.
   // Aborts the test binary when sipp cannot be started.
+  // `extra_args` go on sipp's command line as they are (a UAC scenario: {"-s", "+1…",
+  // "127.0.0.1:5060"}).
   static SippPeer Start(const std::string& scenario,
-                        const std::map<std::string, std::string>& keys = {});
+                        const std::map<std::string, std::string>& keys = {},
+                        const std::vector<std::string>& extra_args = {});
   SippPeer(SippPeer&& other) noexcept;
   SippPeer& operator=(SippPeer&&) = delete;
   ~SippPeer();  // kills sipp if it still runs
