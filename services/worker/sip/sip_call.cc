@@ -83,7 +83,9 @@ void SipCall::Start() {
   ring_deadline_ = Clock::now() + absl::ToChronoNanoseconds(request_.ring_timeout);
   std::shared_ptr<SipCall> self = shared_from_this();
   stack_->Post([self](nua_t* nua) {
-    const std::string to = self->trunk_.RequestUri(self->request_.to);
+    // Angle brackets keep URI parameters (;transport=tcp) in the URI, not the To header.
+    const std::string uri = self->trunk_.RequestUri(self->request_.to);
+    const std::string to = absl::StrCat("<", uri, ">");
     const std::string from_user = self->request_.from.empty() ? "parley" : self->request_.from;
     const std::string from = absl::StrCat("<sip:", from_user, "@", self->trunk_.host, ">");
     nua_handle_t* nh = nua_handle(nua, self.get(), SIPTAG_TO_STR(to.c_str()),
@@ -104,7 +106,7 @@ void SipCall::Start() {
     const std::string route = self->trunk_.outbound_proxy.empty()
                                   ? ""
                                   : absl::StrCat("<", self->trunk_.outbound_proxy, ";lr>");
-    nua_invite(nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+    nua_invite(nh, NUTAG_URL(uri.c_str()), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
                SIPTAG_PAYLOAD_STR(self->offer_.c_str()),
                TAG_IF(!route.empty(), SIPTAG_ROUTE_STR(route.c_str())), TAG_END());
   });

@@ -55,12 +55,13 @@ class SipCallTest : public ::testing::Test {
 
   // An agent whose trunk points at `peer`; returns the agent's name.
   std::string AgentFor(const SippPeer& peer, const std::string& codecs = R"(["pcmu"])",
-                       const std::string& auth = "") {
+                       const std::string& auth = "", const std::string& transport = "udp") {
     const std::string name = absl::StrCat("sip-agent-", ++agents_);
-    services_->Apply(parley::v1::RESOURCE_KIND_TRUNK, name + "-trunk",
-                     absl::StrCat(R"({"kind": "sip", "sip": {"host": "127.0.0.1", "port": )",
-                                  peer.port(), R"(, "transport": "udp", "codecs": )", codecs,
-                                  R"(, "rtp_port_min": 30000, "rtp_port_max": 40000)", auth, "}}"));
+    services_->Apply(
+        parley::v1::RESOURCE_KIND_TRUNK, name + "-trunk",
+        absl::StrCat(R"({"kind": "sip", "sip": {"host": "127.0.0.1", "port": )", peer.port(),
+                     R"(, "transport": ")", transport, R"(", "codecs": )", codecs,
+                     R"(, "rtp_port_min": 30000, "rtp_port_max": 40000)", auth, "}}"));
     services_->Apply(parley::v1::RESOURCE_KIND_AGENT, name,
                      absl::StrCat(R"({"template": "sip-tmpl", "graph": "sip-graph", "trunk": ")",
                                   name, R"(-trunk", "from": "+14155559999"})"));
@@ -228,6 +229,20 @@ TEST_F(SipCallTest, RetryAfterIsNotFollowedBySecondInvite) {
   EXPECT_EQ(LastDetail(calls, id, "sip_code"), "503");
   EXPECT_EQ(peer.Wait(absl::Seconds(15)), 0) << peer.Errors();
   EXPECT_EQ(CountInvitesReceived(peer.Messages()), 1) << peer.Messages();
+}
+
+// A trunk with transport tcp: the same call over a TCP connection (sipp listening on TCP).
+TEST_F(SipCallTest, TcpTrunkCarriesTheCall) {
+  SippPeer peer = SippPeer::Start("answer.xml", {{"codec_pt", "0"}}, {"-t", "t1"});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  const std::string agent = AgentFor(peer, R"(["pcmu"])", "", "tcp");
+  std::string id = calls.CreateCall(
+      {.agent = agent, .to = NewNumber(), .context_json = R"({"test_prompt_ms": 600})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  EXPECT_NE(peer.Messages().find("TCP message received"), std::string::npos);
 }
 
 // Inbound calls are not routed yet: an INVITE to the worker's SIP port gets 404.
