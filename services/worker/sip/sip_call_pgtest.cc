@@ -231,6 +231,23 @@ TEST_F(SipCallTest, RetryAfterIsNotFollowedBySecondInvite) {
   EXPECT_EQ(CountInvitesReceived(peer.Messages()), 1) << peer.Messages();
 }
 
+// The callee presses 7 (RFC 4733 telephone events from a real peer): the call records the key.
+TEST_F(SipCallTest, CalleeKeyPressArrivesAsDtmfEvent) {
+  SippPeer peer = SippPeer::Start("answer_dtmf.xml", {{"codec_pt", "0"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 2500})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  std::vector<std::string> digits;
+  for (const calls::CallEvent& e : calls.Events(id)) {
+    if (e.type == "dtmf") digits.push_back(e.detail.count("digit") ? e.detail.at("digit") : "?");
+  }
+  EXPECT_EQ(digits, std::vector<std::string>{"7"});
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+}
+
 // A trunk with transport tcp: the same call over a TCP connection (sipp listening on TCP).
 TEST_F(SipCallTest, TcpTrunkCarriesTheCall) {
   SippPeer peer = SippPeer::Start("answer.xml", {{"codec_pt", "0"}}, {"-t", "t1"});
