@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/calls/call_store.h"
 #include "common/grpc/client.h"
@@ -17,6 +18,7 @@
 #include "services/worker/config_cache.h"
 #include "services/worker/media_leg.h"
 #include "services/worker/service_clients.h"
+#include "services/worker/sip/sip_telephony.h"
 #include "services/worker/test_prompt_pipeline.h"
 #include "services/worker/voice/conversation_recorder.h"
 #include "services/worker/voice/embedded_providers.h"
@@ -40,6 +42,11 @@ ABSL_FLAG(int, opus_complexity, 1,
 ABSL_FLAG(int, opus_cache_mb, 16,
           "MiB of encoded Opus packets shared by all calls (repeated greetings and lines are "
           "encoded once per process); 0 encodes every frame");
+ABSL_FLAG(std::string, sip_listen, "0.0.0.0:0",
+          "IPv4 address:port the SIP stack listens on for trunks of kind sip (port 0: a free port; "
+          "outbound calls need no fixed port); "
+          "empty: no SIP");
+ABSL_FLAG(std::string, rtp_address, "0.0.0.0", "IPv4 address RTP sockets of SIP calls bind to");
 ABSL_FLAG(std::string, record_dir, "", "where the test-prompt pipeline writes WAV recordings");
 ABSL_FLAG(std::string, pipeline, "voice",
           "what answers calls: voice (the conversation pipeline) or test-prompt (a tone, to check "
@@ -95,9 +102,24 @@ int main(int argc, char** argv) {
       {.address = grpcx::EnvOr("PARLEY_STATE_ADDR", "127.0.0.1:50052"), .token = token});
   std::string prefix = grpcx::RedisPrefixFromFlags();
   calls::CallStore store(redis.get(), {.prefix = prefix});
-  worker::GrpcTelephony telephony(
+  worker::GrpcTelephony grpc_telephony(
       {.opus = {.complexity = absl::GetFlag(FLAGS_opus_complexity)},
        .opus_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_opus_cache_mb)) << 20});
+  std::unique_ptr<sip::SipTelephony> sip_telephony;
+  if (const std::string listen = absl::GetFlag(FLAGS_sip_listen); !listen.empty()) {
+    const size_t colon = listen.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
+      grpcx::ExitWithError("bad flag",
+                           absl::InvalidArgumentError("--sip_listen: want address:port"));
+    }
+    sip_telephony = grpcx::ValueOrExit(
+        sip::SipTelephony::Create({.sip_address = listen.substr(0, colon),
+                                   .sip_port = port,
+                                   .rtp_address = absl::GetFlag(FLAGS_rtp_address)}),
+        "cannot start the SIP stack");
+  }
+  worker::TelephonyByKind telephony({{"grpc", &grpc_telephony}, {"sip", sip_telephony.get()}});
   worker::TestPromptFactory test_prompt({.record_dir = absl::GetFlag(FLAGS_record_dir)});
   worker::ProviderRegistry providers;
   worker::RegisterEmbeddedProviders(providers, {});
@@ -113,8 +135,8 @@ int main(int argc, char** argv) {
     pipelines = &test_prompt;
   } else {
     grpcx::ExitWithError("bad flag",
-                         absl::InvalidArgumentError(absl::StrCat(
-                             "--pipeline: \"", pipeline_name, "\" (use voice or test-prompt)")));
+                         absl::InvalidArgumentError(absl::StrCat("--pipeline: \"", pipeline_name,
+                                                                 "\" (use voice or test-prompt)")));
   }
 
   const std::string host = HostName();
