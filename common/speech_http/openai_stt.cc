@@ -16,6 +16,8 @@
 namespace parley::speech_http {
 namespace {
 
+constexpr size_t kMaxPromptBytes = 600;
+
 // The API wants ISO-639-1 ("en"), templates carry BCP-47 ("en-US").
 std::string Iso639(std::string_view language) {
   std::string_view primary = language.substr(0, language.find_first_of("-_"));
@@ -44,8 +46,13 @@ class OpenAiSttSession final : public speech::SttSession {
   absl::StatusOr<std::string> EndUtterance() override {
     std::vector<int16_t> samples = std::move(samples_);
     samples_.clear();
-    return stt_->Transcribe(samples, options_.language, absl::StrJoin(options_.phrases, ", "),
-                            nullptr);
+    // Whisper reads only the last ~224 tokens of a prompt; a short hint is all it needs.
+    std::string prompt = absl::StrJoin(options_.phrases, ", ");
+    if (prompt.size() > kMaxPromptBytes) {
+      size_t cut = prompt.rfind(", ", kMaxPromptBytes);
+      prompt.resize(cut == std::string::npos ? kMaxPromptBytes : cut);
+    }
+    return stt_->Transcribe(samples, options_.language, prompt, nullptr);
   }
 
  private:
