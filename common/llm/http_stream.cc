@@ -26,6 +26,8 @@ struct Transfer {
   CURL* easy;
   absl::FunctionRef<absl::Status(std::string_view)> on_body;
   const speech::CancelFlag* cancel;
+  bool expect_non_json;
+  std::string_view provider;
   absl::Time start = absl::Now();
   bool decided = false;
   HttpResponse response;
@@ -47,6 +49,12 @@ struct Transfer {
       size_t room = kMaxErrorBody - std::min(kMaxErrorBody, response.body.size());
       response.body.append(data.substr(0, room));
       return data.size();
+    }
+    if (expect_non_json && response.content_type.find("json") != std::string::npos) {
+      error = absl::UnavailableError(absl::StrCat(AbslView(provider), ": expected audio, got ",
+                                                  response.content_type, ": ",
+                                                  AbslView(data.substr(0, 200))));
+      return 0;
     }
     error = on_body(data);
     return error.ok() ? data.size() : 0;  // 0 ends the transfer (CURLE_WRITE_ERROR)
@@ -122,7 +130,7 @@ absl::StatusOr<HttpResponse> HttpStream::Perform(
 
   std::unique_ptr<Handle> handle = Acquire();
   CURL* easy = handle->easy;
-  Transfer transfer{easy, on_body, cancel};
+  Transfer transfer{easy, on_body, cancel, request.expect_non_json, provider};
   char curl_error[CURL_ERROR_SIZE] = "";
 
   // Reset keeps the handle's live connections, DNS cache and TLS sessions.

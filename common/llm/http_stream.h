@@ -35,6 +35,9 @@ struct HttpRequest {
   std::string body;                  // sent with POST
   // Whole-request bound, connect to last byte.
   absl::Duration timeout = absl::Seconds(30);
+  // A 2xx answer with a JSON content type is an error description, not the expected body (audio):
+  // fail with UNAVAILABLE quoting it instead of handing it to on_body.
+  bool expect_non_json = false;
 };
 
 struct HttpResponse {

@@ -38,18 +38,11 @@ class HttpTts final : public speech::TextToSpeech {
     const std::string& provider = options_.provider;
     PARLEY_ASSIGN_OR_RETURN(llm::HttpRequest request, BuildTtsRequest(options_, text));
     AudioStreamDecoder decoder(RawRate(provider));
-    bool checked_type = false;
+    // A 200 with JSON is an error description, not audio.
+    request.expect_non_json = true;
     absl::StatusOr<llm::HttpResponse> response = http_.Perform(
         request,
         [&](std::string_view bytes) -> absl::Status {
-          if (!checked_type) {
-            checked_type = true;
-            // A 200 with JSON is an error description, not audio.
-            if (absl::StartsWith(AbslView(bytes), "{")) {
-              return absl::UnavailableError(absl::StrCat(
-                  provider, ": expected audio, got: ", AbslView(bytes.substr(0, 200))));
-            }
-          }
           absl::Status fed = decoder.Feed(bytes, on_audio);
           if (!fed.ok()) return absl::UnavailableError(absl::StrCat(provider, ": ", fed.message()));
           return absl::OkStatus();

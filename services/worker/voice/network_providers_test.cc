@@ -56,7 +56,9 @@ TEST(NetworkProvidersTest, LanBoxProvidersReachTheirServers) {
   EXPECT_EQ(ollama.requests()[0].path, "/api/chat");
 
   std::vector<int16_t> tone(1600, 1000);
-  piper.Enqueue(ScriptedResponse::Json(200, audio::EncodeWav(tone, 16000)));
+  ScriptedResponse wav = ScriptedResponse::Json(200, audio::EncodeWav(tone, 16000));
+  wav.content_type = "audio/wav";
+  piper.Enqueue(wav);
   int samples = 0;
   ASSERT_TRUE(
       providers->tts
