@@ -56,8 +56,10 @@ int main(int argc, char** argv) {
   } else {
     log::Warn("PARLEY_REDIS_URL is not set: no DNC index; the dispatcher checks DNC by RPC");
   }
+  // TestCredential's probes go to the providers' public APIs.
+  config::HttpCredentialProber prober({});
   config::ConfigHandler handler(&store, secrets ? &*secrets : nullptr, std::move(auth),
-                                dnc_index ? &*dnc_index : nullptr);
+                                dnc_index ? &*dnc_index : nullptr, &prober);
   std::optional<config::DncReconciler> reconciler;
   if (dnc_index) {
     reconciler.emplace(&store, &*dnc_index,

@@ -105,7 +105,11 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
           return;
         }
         slot->pipeline->Event("provider_fallback",
-                              {{"kind", f.kind}, {"from", f.from}, {"to", f.to}, {"error", f.error}});
+                              {{"kind", f.kind},
+                               {"from", f.from},
+                               {"to", f.to},
+                               {"error", f.error},
+                               {"reason", f.reason}});
       }));
   std::shared_ptr<speech::LanguageModel> llm = providers.llm;
   VoiceSettings settings = SettingsFromTemplate(spec);
@@ -131,7 +135,11 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
     slot->pipeline = raw;
     for (const Fallback& f : slot->early) {
       raw->Event("provider_fallback",
-                 {{"kind", f.kind}, {"from", f.from}, {"to", f.to}, {"error", f.error}});
+                 {{"kind", f.kind},
+                               {"from", f.from},
+                               {"to", f.to},
+                               {"error", f.error},
+                               {"reason", f.reason}});
     }
     slot->early.clear();
   }
