@@ -9,7 +9,7 @@
 #   - PARLEY_FUZZ=ON (clang only; scripts/test configures build-fuzz/ with it): the whole tree is
 #     compiled with -fsanitize=fuzzer-no-link,address,undefined and the target links libFuzzer.
 #     CTest test `fuzz_<name>` (label `fuzz`) fuzzes for MAX_TOTAL_TIME seconds (default
-#     PARLEY_FUZZ_SECONDS, 25) starting from the seeds, in a scratch corpus under the build dir.
+#     PARLEY_FUZZ_SECONDS, 20) starting from the seeds, in a scratch corpus under the build dir.
 #     Build every fuzzer with `cmake --build build-fuzz --target parley_fuzzers`.
 #   - otherwise: the target links a small replay driver (cmake/fuzz_replay_main.cc) instead of
 #     libFuzzer, and CTest test `fuzz_<name>_replay` (label `unit`) runs every seed once. So
@@ -17,7 +17,7 @@
 #
 # Usage (a CMakeLists.txt beside the code under test):
 #   parley_fuzz(NAME phone_normalize SOURCES fuzz/phone_normalize_fuzz.cc LIBS parley_phone)
-set(PARLEY_FUZZ_SECONDS 25 CACHE STRING "Seconds each fuzz_<name> CTest test fuzzes for")
+set(PARLEY_FUZZ_SECONDS 20 CACHE STRING "Seconds each fuzz_<name> CTest test fuzzes for")
 
 if(NOT TARGET parley_fuzzers)
   add_custom_target(parley_fuzzers)
@@ -40,7 +40,7 @@ function(parley_fuzz)
     set(work ${CMAKE_BINARY_DIR}/fuzz-work/${F_NAME})
     file(MAKE_DIRECTORY ${work}/corpus)
     add_test(NAME fuzz_${F_NAME}
-      COMMAND ${exe} -max_total_time=${F_MAX_TOTAL_TIME} -timeout=10 -rss_limit_mb=2048
+      COMMAND ${exe} -max_total_time=${F_MAX_TOTAL_TIME} -timeout=25 -rss_limit_mb=2048
               -print_final_stats=1 -artifact_prefix=${work}/ ${work}/corpus ${corpus}
       WORKING_DIRECTORY ${work})
     math(EXPR timeout "${F_MAX_TOTAL_TIME} + 120")
