@@ -23,6 +23,10 @@ function(parley_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
   endif()
+  if(PARLEY_SANITIZE)
+    # Sanitized code runs 2-15x slower (TSan the most); the timeouts are for hangs, not speed.
+    math(EXPR T_TIMEOUT "${T_TIMEOUT} * 3")
+  endif()
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABEL}" TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "PARLEY_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
