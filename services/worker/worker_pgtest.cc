@@ -4,6 +4,8 @@
 // declined, failed, callee hang-up, dropped media and cancel all end the way a user expects.
 #include <gtest/gtest.h>
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -346,14 +348,23 @@ TEST_F(WorkerTest, DispatcherCreateCallIsDialedOnceAndCompletes) {
   request.set_agent("talker");
   request.set_idempotency_key("crm-" + to);
   parley::v1::Call created;
-  grpc::ServerContext create_context;
-  grpc::Status s = front.CreateCall(&create_context, &request, &created);
+  // CreateCall is a callback-API method: reach it over gRPC, as a CRM does.
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&front);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = parley::v1::DispatcherService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext create_context;
+  grpc::Status s = stub->CreateCall(&create_context, request, &created);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(created.to(), to);
   // The CRM retries its request: the same call, not a second one.
   parley::v1::Call again;
-  grpc::ServerContext retry_context;
-  ASSERT_TRUE(front.CreateCall(&retry_context, &request, &again).ok());
+  grpc::ClientContext retry_context;
+  ASSERT_TRUE(stub->CreateCall(&retry_context, request, &again).ok());
   EXPECT_EQ(again.call_id(), created.call_id());
 
   calls::CallRecord done = calls.WaitTerminal(created.call_id());
@@ -368,6 +379,7 @@ TEST_F(WorkerTest, DispatcherCreateCallIsDialedOnceAndCompletes) {
   EXPECT_EQ(final_call.worker_id(), "");
   EXPECT_GT(final_call.answer_time().seconds(), 0);
   EXPECT_GE(final_call.end_time().seconds(), final_call.answer_time().seconds());
+  server->Shutdown();
 }
 
 }  // namespace
