@@ -182,12 +182,19 @@ class VoicePipeline::Utterance {
     absl::StrAppend(&text_, text_.empty() ? "" : " ", sentence);
     int64_t frames_in_sentence = 0;
     bool first_piece = true;
-    std::vector<int16_t> carry;
-    auto queue = [&](std::vector<audio::PcmFrame> frames) {
+    std::vector<int16_t> carry;  // less than a frame, waiting for the rest
+    // Queues `pcm` (whole frames, or the sentence's last part, padded with silence) one frame at
+    // a time: the synthesiser's audio is not copied again as a vector of frames (with a whole
+    // sentence in one piece, those copies were a large part of a call's peak memory).
+    auto queue = [&](std::span<const int16_t> pcm) {
       absl::MutexLock lock(&p_->mu_);
       // Under the lock with the cancel check: a barge-in cannot slip between them.
       if (cancel_->cancelled() || p_->host_ == nullptr || !p_->agent_) return;
-      for (audio::PcmFrame& frame : frames) {
+      audio::PcmFrame frame;
+      for (size_t at = 0; at < pcm.size(); at += audio::kFrameSamples) {
+        const size_t n = std::min<size_t>(audio::kFrameSamples, pcm.size() - at);
+        frame.samples.assign(pcm.begin() + at, pcm.begin() + at + n);
+        frame.samples.resize(audio::kFrameSamples, 0);
         if (!p_->host_->leg().PlayAudio(frame).ok()) return;
         ++frames_in_sentence;
         ++p_->agent_->frames;
@@ -203,14 +210,20 @@ class VoicePipeline::Utterance {
         sentence,
         [&](std::span<const int16_t> pcm) {
           if (!first_audio_) first_audio_ = p_->clock_->Now();
-          carry.insert(carry.end(), pcm.begin(), pcm.end());
-          size_t whole = carry.size() - carry.size() % audio::kFrameSamples;
-          if (whole == 0) return;
-          queue(ToFrames(std::span<const int16_t>(carry.data(), whole)));
-          carry.erase(carry.begin(), carry.begin() + whole);
+          if (!carry.empty()) {
+            const size_t take = std::min<size_t>(pcm.size(), audio::kFrameSamples - carry.size());
+            carry.insert(carry.end(), pcm.begin(), pcm.begin() + take);
+            pcm = pcm.subspan(take);
+            if (carry.size() < static_cast<size_t>(audio::kFrameSamples)) return;
+            queue(carry);
+            carry.clear();
+          }
+          const size_t whole = pcm.size() - pcm.size() % audio::kFrameSamples;
+          if (whole > 0) queue(pcm.first(whole));
+          carry.assign(pcm.begin() + whole, pcm.end());
         },
         cancel_.get());
-    if (!carry.empty()) queue(ToFrames(carry));
+    if (!carry.empty()) queue(carry);
     if (!status.ok() && status.code() != absl::StatusCode::kCancelled) status_ = status;
   }
 
