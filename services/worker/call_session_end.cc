@@ -73,10 +73,10 @@ SessionResult CallSession::Finish(Outcome outcome) {
     for (const auto& [k, v] : report.metrics) (*complete.mutable_metrics())[k] = v;
     if (answered_at_.has_value()) *complete.mutable_answer_time() = ToProto(*answered_at_);
     *complete.mutable_end_time() = ToProto(now);
-    auto completed = WithRetries([&] { return env_.state->CompleteCall(complete); });
-    if (!completed.ok()) {
-      log::Warn("state CompleteCall failed", {{"error", completed.status().ToString()}});
-    }
+    // State (or its Postgres) away: the outcome is kept and written once it is back; the call
+    // itself ends now (its Redis record and the job do not wait for Postgres).
+    absl::Status completed = env_.state->CompleteCallOrDefer(complete);
+    if (!completed.ok()) log::Warn("state CompleteCall failed", {{"error", completed.ToString()}});
   }
   absl::StatusOr<calls::CallRecord> finished = WithRetries([&] {
     return env_.store->FinishAttempt(*f, outcome.status, outcome.reason, retry,
