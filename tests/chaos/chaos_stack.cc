@@ -164,7 +164,11 @@ ChaosStack::Service& ChaosStack::Get(const std::string& name) {
 }
 
 void ChaosStack::Launch(Service& s) {
-  std::vector<std::string> argv = {s.binary};
+  // setpriv (util-linux) execs the service with a parent-death signal: when CTest kills a test
+  // that timed out, its services die with it instead of running on against the shared Redis.
+  std::vector<std::string> argv;
+  if (access("/usr/bin/setpriv", X_OK) == 0) argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL"};
+  argv.push_back(s.binary);
   argv.insert(argv.end(), s.args.begin(), s.args.end());
   if (absl::StrContains(s.binary, "parleyctl")) {
     argv.push_back("--listen");
