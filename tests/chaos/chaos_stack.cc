@@ -338,7 +338,13 @@ EndState ChaosStack::WaitEnd(const std::vector<std::string>& ids, absl::Duration
   // The history row is written just before the terminal event; give the last one a moment.
   absl::SleepFor(absl::Seconds(1));
   std::map<std::string, int> dials = DialsPerCall();
-  for (auto& [id, call] : end.calls) call.dials = dials[id];
+  for (auto& [id, call] : end.calls) {
+    call.dials = dials[id];
+    absl::StatusOr<std::vector<calls::CallEvent>> events = store_->ReadEvents(id, "0", 1000, 0);
+    for (const calls::CallEvent& e : events.ok() ? *events : std::vector<calls::CallEvent>{}) {
+      if (e.type == "status" && e.status == parley::v1::CALL_STATUS_ASSIGNED) ++call.assignments;
+    }
+  }
   absl::Status read = pg_->Transact([&](pqxx::work& tx) {
     for (const auto& row :
          tx.exec("SELECT call_id, status, ended_reason FROM conversation.calls")) {

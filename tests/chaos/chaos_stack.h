@@ -62,6 +62,9 @@ struct CallEnd {
   std::vector<std::pair<std::string, std::string>> history;
   int turns = 0;  // conversation.turns rows of all attempts
   int dials = 0;  // Invites the callee received for this call id
+  // `assigned` events: more than one means a worker died with the call claimed but not dialed
+  // and another worker ran it (kill -9 mid-queue).
+  int assignments = 0;
 };
 
 struct EndState {
