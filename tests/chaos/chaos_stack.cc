@@ -241,6 +241,31 @@ bool ChaosStack::Running(const std::string& name) {
   return s.process != nullptr && s.process->running();
 }
 
+void ChaosStack::Signal(const std::string& name, int signal) {
+  Service& s = Get(name);
+  if (s.process != nullptr) s.process->Signal(signal);
+}
+
+std::map<std::string, parley::v1::CallStatus> ChaosStack::HeldJobs(const std::string& worker) {
+  std::map<std::string, parley::v1::CallStatus> held;
+  auto pending = redis_->Command(
+      {"XPENDING", prefix_ + "jobs", "workers", "-", "+", "1000", Get(worker).worker_id});
+  if (!pending.ok()) return held;
+  for (const redis::RedisReply& entry : pending->elements) {
+    if (entry.elements.empty()) continue;
+    const std::string& id = entry.elements[0].str;
+    auto range = redis_->Command({"XRANGE", prefix_ + "jobs", id, id});
+    if (!range.ok() || range->elements.empty() || range->elements[0].elements.size() < 2) continue;
+    const std::vector<redis::RedisReply>& fields = range->elements[0].elements[1].elements;
+    for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str != "call_id") continue;
+      absl::StatusOr<calls::CallRecord> call = store_->Get(fields[i + 1].str);
+      if (call.ok()) held[call->call_id] = call->status;
+    }
+  }
+  return held;
+}
+
 pid_t ChaosStack::Pid(const std::string& name) {
   Service& s = Get(name);
   return s.process == nullptr ? -1 : s.process->pid();

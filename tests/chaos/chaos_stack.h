@@ -99,6 +99,11 @@ class ChaosStack final {
   // serves (a worker: until it registered). Fails the test when it does not.
   void Start(const std::string& name);
   bool Running(const std::string& name);
+  // Sends `signal` (e.g. SIGSTOP/SIGCONT to freeze a service for a moment).
+  void Signal(const std::string& name, int signal);
+  // The calls whose jobs a worker has read and not acknowledged (its pending entries in the jobs
+  // stream), with their status now: what a kill -9 of it at this moment leaves behind.
+  std::map<std::string, parley::v1::CallStatus> HeldJobs(const std::string& worker);
   pid_t Pid(const std::string& name);
   // Waits until the service reports SERVING (true) or `timeout` passes (false).
   bool WaitServing(const std::string& name, absl::Duration timeout = absl::Seconds(30));
