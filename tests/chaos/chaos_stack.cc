@@ -365,6 +365,7 @@ EndState ChaosStack::WaitEnd(const std::vector<std::string>& ids, absl::Duration
     absl::StatusOr<std::vector<calls::CallEvent>> events = store_->ReadEvents(id, "0", 1000, 0);
     for (const calls::CallEvent& e : events.ok() ? *events : std::vector<calls::CallEvent>{}) {
       if (e.type == "status" && e.status == parley::v1::CALL_STATUS_ASSIGNED) ++call.assignments;
+      if (e.type == "turn") ++call.turn_events;
     }
   }
   absl::Status read = pg_->Transact([&](pqxx::work& tx) {

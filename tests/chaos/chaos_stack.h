@@ -65,6 +65,9 @@ struct CallEnd {
   // `assigned` events: more than one means a worker died with the call claimed but not dialed
   // and another worker ran it (kill -9 mid-queue).
   int assignments = 0;
+  // `turn` events on the call's stream: the transcript turns the pipeline recorded (sent to
+  // state, or kept to be sent). Postgres must end up with as many rows.
+  int turn_events = 0;
 };
 
 struct EndState {

@@ -86,8 +86,10 @@ TEST(InfraOutageChaosTest, PostgresStoppedCallsFinishAndTranscriptsAreWrittenAft
     const CallEnd& call = end.calls[id];
     EXPECT_EQ(call.redis.status, parley::v1::CALL_STATUS_COMPLETED)
         << id << ": " << call.redis.ended_reason;
-    // The lead persona's conversation: greeting and five answers, each with the agent's reply.
-    EXPECT_GE(call.turns, 6) << id << " lost transcript turns";
+    // Every turn the conversation had reached Postgres (the recogniser may steer a conversation
+    // down a shorter path on a busy machine; the count of recorded turns says how long it was).
+    EXPECT_GE(call.turns, 2) << id;
+    EXPECT_EQ(call.turns, call.turn_events) << id << " lost transcript turns";
     std::cout << "[chaos] postgres down " << outage_s << " s: " << id << " "
               << calls::StatusName(call.redis.status) << "/" << call.redis.ended_reason << ", "
               << call.turns << " turns" << std::endl;
