@@ -10,6 +10,7 @@
 //   eval "$(scripts/infra up)"
 //   build/bench/dispatch_bench [--threads=16] [--seconds=5] [--rate=1000]
 //   build/bench/dispatch_bench --only=1 --seconds=10   # CreateCall alone (2: baseline), for perf
+//                                  # (3: CreateCall refused by its first check: no Redis)
 //
 // Prints one JSON line:
 //   {"bench":"dispatch","calls_per_s":…,"p50_ms":…,"p99_ms":…,"baseline_calls_per_s":…,
@@ -195,6 +196,15 @@ int main(int argc, char** argv) {
     // a "start" line on stderr marks the measured part.
     std::function<bool(int, int)> call = create;
     if (only == 2) call = empty;
+    // 3: CreateCall refused by its first check (no `to`): the handler's floor, no Redis.
+    auto refused = [&](int t, int) {
+      parley::v1::CreateCallRequest r = base;
+      parley::v1::Call out;
+      auto ctx = grpcx::MakeContext({.token = dispatcher::testing::kCallsToken});
+      return stubs[t % stubs.size()]->CreateCall(ctx.get(), r, &out).error_code() ==
+             grpc::StatusCode::INVALID_ARGUMENT;
+    };
+    if (only == 3) call = refused;
     Saturate(threads, 1, call);
     std::fprintf(stderr, "start\n");
     Result r = Saturate(threads, seconds, call);

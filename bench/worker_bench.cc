@@ -13,11 +13,15 @@
 //                            [--max=200] [--window_s=15] [--call_timeout_s=180] [--keep_going=true]
 //                            [--ramp_ms=0]
 //                            [--recorder=grpc|null]
+//                            [--opus_complexity=1] [--opus_cache_mb=16]   (as the worker's flags)
+//                            [--mutex_deadlock_detection=false]
 //
 // Providers: `instant` (the default) replaces the template's pocketsphinx and espeak with
-// zero-latency stand-ins — ListSpeechToText giving the persona's replies in order, ToneSpeech —
-// and keeps the real engine with the scripted policy; `embedded` runs pocketsphinx and espeak-ng in
-// this process, as production does.
+// zero-latency stand-ins — ListSpeechToText giving the persona's replies in order, ToneSpeech with
+// a tone per word (the same line sounds the same on every call, as with espeak, so the Opus packet
+// cache sees what it would in production with the same variables) — and keeps the real engine
+// with the scripted policy; `embedded` runs pocketsphinx and espeak-ng in this process, as
+// production does.
 //
 // Per level N: N calls are queued at once (distinct numbers); once all N are answered, a window
 // (until the first call ends, at most --window_s) measures the worker's CPU time over wall time
@@ -127,14 +131,18 @@ double ProcessCpuSeconds(pid_t pid) {
 }
 
 // VmRSS of this process in KiB.
-int64_t RssKb() {
+// A field of /proc/self/status ("VmRSS:", "Threads:"), as a number.
+int64_t StatusField(const char* field) {
   std::ifstream in("/proc/self/status");
   std::string line;
+  const size_t len = std::strlen(field);
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+    if (line.compare(0, len, field) == 0) return std::atoll(line.c_str() + len);
   }
   return 0;
 }
+
+int64_t RssKb() { return StatusField("VmRSS:"); }
 
 bool WaitServing(const std::string& address, absl::Duration timeout) {
   auto channel = grpcx::MakeChannel({.address = address});
@@ -217,6 +225,7 @@ struct Level {
   double first_audio_p95 = 0;
   int64_t frames = 0;
   int turns = 0;
+  int64_t threads = 0;  // the process's, at most, during the window
   bool ok() const { return failed == 0 && completed == n && late_pct < 0.1; }
 };
 
@@ -241,6 +250,12 @@ std::string Json(const Level& l, const std::string& providers, bool summary) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the services' main() does (common/grpc/service_flags.cc): Debian's abseil is built with
+  // mutex deadlock detection on, which costs every lock a graph update.
+  // (--mutex_deadlock_detection=true keeps it, to compare with runs made before this was set.)
+  if (Flag(argc, argv, "mutex_deadlock_detection", "false") != "true") {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
   const std::string providers = Flag(argc, argv, "providers", "instant");
   if (providers != "instant" && providers != "embedded") {
     Die("--providers", absl::InvalidArgumentError("instant or embedded"));
@@ -313,7 +328,11 @@ int main(int argc, char** argv) {
   worker::RuntimeConfigCache configs(
       [&](const worker::ConfigKey& key) { return config.GetRuntimeConfig(key); },
       worker::RuntimeConfigCache::Options{.defaults = worker::SystemDefaultConfig("")});
-  worker::GrpcTelephony telephony;
+  // As the worker's flags default: --opus_complexity=1 --opus_cache_mb=16.
+  worker::GrpcTelephony telephony(
+      {.opus = {.complexity = std::atoi(Flag(argc, argv, "opus_complexity", "1").c_str())},
+       .opus_cache_bytes =
+           static_cast<size_t>(std::atoi(Flag(argc, argv, "opus_cache_mb", "16").c_str())) << 20});
   worker::ProviderRegistry registry;
   worker::RegisterEmbeddedProviders(registry, {});  // `scripted`; and the real speech engines
   if (providers == "instant") {
@@ -324,7 +343,7 @@ int main(int argc, char** argv) {
     for (const callee::Reply& r : persona->replies) replies.push_back(r.say);
     auto stt = std::make_shared<worker::testing::ListSpeechToText>(replies, /*cycle=*/true);
     auto tts = std::make_shared<worker::testing::ToneSpeech>(
-        worker::testing::ToneSpeechOptions{.ms_per_word = 250});
+        worker::testing::ToneSpeechOptions{.ms_per_word = 250, .pitch_per_word = true});
     registry.AddStt("pocketsphinx", [stt](auto&, auto&) {
       return absl::StatusOr<std::shared_ptr<speech::SpeechToText>>(stt);
     });
@@ -409,6 +428,7 @@ int main(int argc, char** argv) {
       for (;;) {
         absl::SleepFor(absl::Milliseconds(250));
         rss_max = std::max(rss_max, RssKb());
+        level.threads = std::max(level.threads, StatusField("Threads:"));
         if (absl::Now() - w0 >= window_max) break;
         bool any_ended = false;
         for (const auto& c : statuses()) any_ended |= calls::IsTerminal(c.status);
@@ -471,6 +491,14 @@ int main(int argc, char** argv) {
                  "ms, first_token p99 %.2f ms\n",
                  n, outcome_text.c_str(), Percentile(t["first_tts_audio"], 0.99),
                  Percentile(t["stt_final"], 0.99), Percentile(t["first_token"], 0.99));
+    const audio::OpusPacketCacheStats cache = telephony.CacheStats();
+    std::fprintf(
+        stderr,
+        "worker_bench: N=%d threads %lld; opus cache (so far): %.1f %% hits, %lld "
+        "packets, %lld KiB\n",
+        n, static_cast<long long>(level.threads),
+        cache.hits + cache.misses > 0 ? 100.0 * cache.hits / (cache.hits + cache.misses) : 0.0,
+        static_cast<long long>(cache.entries), static_cast<long long>(cache.bytes / 1024));
     std::printf("%s\n", Json(level, providers, false).c_str());
     std::fflush(stdout);
     results.push_back(level);

@@ -20,6 +20,7 @@ pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(OPUS REQUIRED IMPORTED_TARGET opus)
 pkg_check_modules(SPEEXDSP REQUIRED IMPORTED_TARGET speexdsp)
+pkg_check_modules(SOFIA_SIP REQUIRED IMPORTED_TARGET sofia-sip-ua)
 pkg_check_modules(POCKETSPHINX IMPORTED_TARGET pocketsphinx)
 
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -4,13 +4,28 @@
 # `unit` nothing, `pg` the local Postgres, `redis` the local Redis, `e2e` the whole local stack
 # (both, plus service binaries). scripts/test starts the infrastructure and exports
 # PARLEY_PG_URL / PARLEY_REDIS_URL; tests needing them fail loudly when they are absent.
+#
+# In a PARLEY_SANITIZE=thread build every test also links common/sanitizers/tsan_absl_sync.cc,
+# which makes Debian's uninstrumented absl::Mutex visible to ThreadSanitizer.
+if(PARLEY_SANITIZE MATCHES "thread" AND NOT TARGET parley_tsan_absl_sync)
+  add_library(parley_tsan_absl_sync OBJECT ${PROJECT_SOURCE_DIR}/common/sanitizers/tsan_absl_sync.cc)
+  target_link_libraries(parley_tsan_absl_sync PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
+endif()
+
 function(parley_test)
   cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  if(TARGET parley_tsan_absl_sync)
+    target_link_libraries(${T_NAME} PRIVATE parley_tsan_absl_sync)
+  endif()
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
+  endif()
+  if(PARLEY_SANITIZE)
+    # Sanitized code runs 2-15x slower (TSan the most); the timeouts are for hangs, not speed.
+    math(EXPR T_TIMEOUT "${T_TIMEOUT} * 3")
   endif()
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABEL}" TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "PARLEY_BUILD_DIR=${CMAKE_BINARY_DIR}")

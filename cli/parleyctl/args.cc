@@ -7,7 +7,7 @@ namespace parley::cli {
 // Flags that never take a value, so "--wait NUM" does not eat the number.
 static bool IsBooleanFlag(const std::string& name) {
   static const std::vector<std::string> kBooleans = {
-      "wait", "help", "h", "verbose", "all-versions", "global", "yes", "audio", "dry-run"};
+      "wait", "help", "h", "verbose", "all-versions", "global", "yes", "audio", "dry-run", "alive"};
   return std::find(kBooleans.begin(), kBooleans.end(), name) != kBooleans.end();
 }
 

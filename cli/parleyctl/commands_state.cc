@@ -48,13 +48,19 @@ absl::Status Transcript(Context& ctx) {
   return absl::OkStatus();
 }
 
-// Health probe for container HEALTHCHECKs and scripts: exit 0 only when SERVING.
+// Health probe for container HEALTHCHECKs and scripts: exit 0 only when SERVING. With --alive, exit
+// 0 when the health service answers at all (SERVING or NOT_SERVING): a liveness probe, which must
+// not restart a server whose dependencies are down or which is draining.
 absl::Status Probe(Context& ctx) {
   std::string address = ctx.args().Positional(1);
   if (address.empty()) return absl::InvalidArgumentError("probe: ADDRESS is required");
   auto health = grpcx::CheckHealth(grpcx::MakeChannel({.address = address}),
                                    ctx.args().Flag("service"), absl::Seconds(2));
   if (!health.ok()) return health.status();
+  if (ctx.args().Bool("alive")) {
+    ctx.out() << address << " ALIVE\n";
+    return absl::OkStatus();
+  }
   if (*health != grpcx::HealthStatus::kServing)
     return absl::UnavailableError(absl::StrCat(address, " is not serving"));
   ctx.out() << address << " SERVING\n";
@@ -68,8 +74,8 @@ Registrar registrar({
      StateGet},
     {{"transcript"}, "transcript CALL_ID", "the turns of a call", Transcript},
     {{"probe"},
-     "probe ADDRESS [--service S]",
-     "exit 0 when a server's gRPC health is SERVING",
+     "probe ADDRESS [--service S] [--alive]",
+     "exit 0 when a server's gRPC health is SERVING (--alive: when it answers at all)",
      Probe},
 });
 

@@ -61,6 +61,8 @@ absl::StatusOr<std::string> OpusFrameEncoder::Encode(std::span<const int16_t> sa
   return std::string(reinterpret_cast<const char*>(buffer), bytes);
 }
 
+void OpusFrameEncoder::Reset() { opus_encoder_ctl(encoder_, OPUS_RESET_STATE); }
+
 absl::StatusOr<std::unique_ptr<OpusFrameDecoder>> OpusFrameDecoder::Create(int sample_rate) {
   if (!IsOpusRate(sample_rate)) {
     return absl::InvalidArgumentError(absl::StrCat("opus: unsupported sample rate ", sample_rate));

@@ -27,7 +27,8 @@ namespace parley::audio {
 struct OpusEncoderOptions {
   // Target bitrate in bits/s; 24 kb/s is transparent for speech at 16 kHz.
   int bitrate = 24000;
-  // 0–10; 5 keeps a 20 ms frame well under 1 ms of CPU.
+  // 0–10: CPU against quality. 5 costs ~135 µs per 20 ms frame at 16 kHz here, 1 ~60 µs (speech
+  // waveform SNR 0.5 dB lower; docs/benchmarks.md, "Opus complexity").
   int complexity = 5;
 };
 
@@ -45,6 +46,9 @@ class OpusFrameEncoder final {
   // One Opus packet for `samples` (a frame of 2.5, 5, 10, 20, 40 or 60 ms at the encoder's rate).
   // INVALID_ARGUMENT for another length; INTERNAL when libopus fails.
   absl::StatusOr<std::string> Encode(std::span<const int16_t> samples);
+  // Forgets the audio encoded so far (as a fresh encoder), so that what is encoded next does not
+  // depend on it. Never fails.
+  void Reset();
 
  private:
   OpusFrameEncoder(::OpusEncoder* encoder, int sample_rate)

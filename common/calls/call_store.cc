@@ -71,26 +71,6 @@ CallRecord FromHash(const absl::flat_hash_map<std::string, std::string>& h) {
   return c;
 }
 
-// Appends the hash fields Create writes (status and times are the script's).
-void AppendHashFields(const CallRecord& c, std::vector<std::string>* args) {
-  args->insert(args->end(), {"call_id",      c.call_id,
-                             "attempt",      absl::StrCat(c.attempt),
-                             "max_attempts", absl::StrCat(c.max_attempts),
-                             "to",           c.to,
-                             "from",         c.from,
-                             "agent",        c.agent,
-                             "campaign",     c.campaign,
-                             "context",      c.context_json,
-                             "overrides",    c.overrides_json,
-                             "direction",    c.direction,
-                             "lead_id",      c.lead_id,
-                             "idem",         c.idempotency_key,
-                             "owner",        "",
-                             "lease_until",  "0",
-                             "ended_reason", "",
-                             "dialed",       "0"});
-}
-
 void AppendDetail(const std::map<std::string, std::string>& detail,
                   std::vector<std::string>* args) {
   for (const auto& [k, v] : detail) {
@@ -221,20 +201,37 @@ absl::Status CallStore::EnsureGroup() {
   return r.status();
 }
 
-absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms,
-                                               const CreateChecks& checks) {
+namespace {
+
+// Create's arguments for the script (after the head) for `call`.
+std::vector<std::string> CreateArgs(const CallRecord& call, int64_t now_ms,
+                                    const CreateChecks& checks) {
   const bool scheduled = call.due_ms > now_ms;
-  std::string now = absl::StrCat(now_ms);
-  std::string due = absl::StrCat(call.due_ms);
-  std::vector<std::string> args;
-  args.reserve(10 + 2 * 20);
-  args.insert(args.end(), {call.call_id, now, scheduled ? "scheduled" : "queued", due,
-                           call.idempotency_key, absl::StrCat(call.attempt), call.campaign, call.to,
-                           checks.dnc ? "1" : "", checks.reject_reason});
-  AppendHashFields(call, &args);
-  args.insert(args.end(), {"status", scheduled ? "scheduled" : "queued", "created", now, "updated",
-                           now, "due", std::move(due)});
-  PARLEY_ASSIGN_OR_RETURN(RedisReply r, create_batcher_.Run(create_head_, std::move(args)));
+  // In the order the Create script reads them (call_scripts.cc).
+  return {call.call_id,
+          absl::StrCat(now_ms),
+          scheduled ? "scheduled" : "queued",
+          absl::StrCat(call.due_ms),
+          call.idempotency_key,
+          absl::StrCat(call.attempt),
+          call.campaign,
+          call.to,
+          checks.dnc ? "1" : "",
+          checks.reject_reason,
+          absl::StrCat(call.max_attempts),
+          call.from,
+          call.agent,
+          call.context_json,
+          call.overrides_json,
+          call.direction,
+          call.lead_id};
+}
+
+// The Create script's reply for `call` (one element of a batched run) → the result.
+absl::StatusOr<CreateResult> CreateResultFromReply(CallRecord call, int64_t now_ms,
+                                                   absl::StatusOr<RedisReply> reply) {
+  if (!reply.ok()) return reply.status();
+  const RedisReply& r = *reply;
   if (!r.is_array() || r.elements.size() < 2) {
     return absl::InternalError("create: unexpected reply");
   }
@@ -283,6 +280,25 @@ absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms,
   result.call.ended_reason.clear();
   result.call.ended_ms = 0;
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<CreateResult> CallStore::Create(CallRecord call, int64_t now_ms,
+                                               const CreateChecks& checks) {
+  absl::StatusOr<RedisReply> r =
+      create_batcher_.Run(create_head_, CreateArgs(call, now_ms, checks));
+  return CreateResultFromReply(std::move(call), now_ms, std::move(r));
+}
+
+void CallStore::CreateAsync(CallRecord call, int64_t now_ms, const CreateChecks& checks,
+                            CreateDone done) {
+  std::vector<std::string> args = CreateArgs(call, now_ms, checks);
+  create_batcher_.RunAsync(create_head_, std::move(args),
+                           [call = std::move(call), now_ms,
+                            done = std::move(done)](absl::StatusOr<RedisReply> r) mutable {
+                             done(CreateResultFromReply(std::move(call), now_ms, std::move(r)));
+                           });
 }
 
 absl::StatusOr<CreateResult> CallStore::CreateRejected(CallRecord call,

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -179,6 +180,12 @@ class CallStore final {
   // when Redis is down; ALREADY_EXISTS when the call id is taken.
   absl::StatusOr<CreateResult> Create(CallRecord call, int64_t now_ms,
                                       const CreateChecks& checks = {});
+
+  // Create without waiting for other callers' runs: `done` gets what Create would return, exactly
+  // once — on this thread when it leads the script run (or fails early), else on the thread of
+  // the caller that leads it (ScriptBatcher::RunAsync). `done` must not block for long.
+  using CreateDone = std::function<void(absl::StatusOr<CreateResult>)>;
+  void CreateAsync(CallRecord call, int64_t now_ms, const CreateChecks& checks, CreateDone done);
 
   // Records a call that was never queued (status `rejected`, e.g. DNC) with its event. Honours
   // the idempotency key like Create: a retried request gets the same rejected call back.

@@ -490,5 +490,43 @@ TEST_F(CallStoreTest, ListPaginatesNewestFirstAndFiltersByStatus) {
   EXPECT_EQ(queued.calls.size(), 4u);
 }
 
+// CreateAsync's answers come from the batcher's threads; mixed with blocking Creates, each
+// caller gets exactly one answer, its own, and a store destroyed with Creates still queued
+// answers them all first.
+TEST_F(CallStoreTest, AsyncCreatesMixedWithBlockingOnesEachGetOneAnswer) {
+  constexpr int kThreads = 8, kEach = 25;
+  std::atomic<int> answers{0}, wrong{0}, blocking_created{0};
+  {
+    CallStore store(pool_.get(), StoreOptions{.prefix = prefix_});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          CallRecord c = NewCall(absl::StrCat("ac", t, "_", i));
+          if (i % 2 == 0) {
+            std::string id = c.call_id;
+            store.CreateAsync(std::move(c), Now(), {}, [&, id](absl::StatusOr<CreateResult> r) {
+              ++answers;
+              if (!r.ok() || !r->created || r->call.call_id != id) ++wrong;
+            });
+          } else {
+            auto r = store.Create(c, Now());
+            if (r.ok() && r->created && r->call.call_id == c.call_id) {
+              ++blocking_created;
+            } else {
+              ++wrong;
+            }
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }  // the destructor runs what is still queued
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(answers, kThreads * ((kEach + 1) / 2));
+  EXPECT_EQ(blocking_created, kThreads * (kEach / 2));
+  EXPECT_EQ(Len("jobs"), kThreads * kEach);
+}
+
 }  // namespace
 }  // namespace parley::calls

@@ -1,10 +1,13 @@
 #include "common/docs/yaml_json.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -210,6 +213,55 @@ class Converter final {
   int64_t budget_ = kMaxValues;
 };
 
+// yaml-cpp 0.7's LoadAll never returns on some malformed streams: a stray flow indicator (a
+// lone ",") at the start of a document is never consumed, so every Parser::HandleNextDocument
+// reports one more empty document at the same place, and LoadAll collects them until memory runs
+// out. A first pass over the parser's events (cheap: no nodes are built) checks that every
+// document starts after the previous one; only then does LoadAll see the stream.
+class DocumentProgress final : public YAML::EventHandler {
+ public:
+  // Whether this document started where the previous one did (the parser is stuck).
+  bool stuck() const { return stuck_; }
+  const YAML::Mark& at() const { return at_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    stuck_ = started_ && mark.pos <= at_.pos;
+    started_ = true;
+    at_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool started_ = false;
+  bool stuck_ = false;
+  YAML::Mark at_ = YAML::Mark::null_mark();
+};
+
+// OK when yaml-cpp can read `text` document by document to its end; INVALID_ARGUMENT naming the
+// line where its parser stops making progress. YAML::Exception propagates (the caller maps it).
+absl::Status CheckDocumentsEnd(const std::string& text, std::string_view source) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentProgress progress;
+  while (parser.HandleNextDocument(progress)) {
+    if (progress.stuck()) {
+      return absl::InvalidArgumentError(absl::StrCat(AbslView(source), ":", progress.at().line + 1,
+                                                     ": malformed YAML: unexpected character"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 nlohmann::json ResolvePlainScalar(std::string_view text) {
@@ -222,7 +274,9 @@ nlohmann::json ResolvePlainScalar(std::string_view text) {
 absl::StatusOr<std::vector<YAML::Node>> ParseYamlStream(std::string_view text,
                                                         std::string_view source) {
   try {
-    return YAML::LoadAll(std::string(text));
+    std::string owned(text);
+    PARLEY_RETURN_IF_ERROR(CheckDocumentsEnd(owned, source));
+    return YAML::LoadAll(owned);
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) {
       return absl::InvalidArgumentError(

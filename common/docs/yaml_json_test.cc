@@ -148,6 +148,19 @@ TEST(ParseYamlStreamTest, ReportsTheLineOfASyntaxError) {
   EXPECT_THAT(std::string(nodes.status().message()), StartsWith("x/y.yaml:4: malformed YAML: "));
 }
 
+// Found by fuzzing (common/docs/fuzz): yaml-cpp 0.7's LoadAll loops forever, allocating, on a
+// stray ',' at the start of a document — one byte made `parleyctl apply -f` hang.
+TEST(ParseYamlStreamTest, AStrayCommaIsAnErrorNotAHang) {
+  for (std::string_view text : {",", ",\n", "a: 1\n---\n,\n", "---\n, b\n", "# c\n,x"}) {
+    absl::StatusOr<std::vector<YAML::Node>> nodes = ParseYamlStream(text, "t.yaml");
+    EXPECT_EQ(nodes.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(std::string(nodes.status().message()), StartsWith("t.yaml:")) << text;
+  }
+  absl::StatusOr<std::vector<YAML::Node>> fine = ParseYamlStream("a: 1\n---\nb, c\n", "t.yaml");
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_EQ(fine->size(), 2u);
+}
+
 TEST(ParseYamlAsJsonTest, SkipsEmptyDocuments) {
   absl::StatusOr<std::vector<json>> docs =
       ParseYamlAsJson("# nothing\n---\n---\na: 1\n---\n# still nothing\n", "t.yaml");

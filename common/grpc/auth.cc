@@ -91,7 +91,7 @@ absl::StatusOr<Principal> TokenAuth::Check(std::string_view authorization,
   return match->principal;
 }
 
-absl::StatusOr<Principal> TokenAuth::Authorize(const grpc::ServerContext& context,
+absl::StatusOr<Principal> TokenAuth::Authorize(const grpc::ServerContextBase& context,
                                                std::string_view scope) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");

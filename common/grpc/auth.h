@@ -50,8 +50,8 @@ class TokenAuth final {
   // Checks an `authorization` header value ("Bearer <token>").
   // UNAUTHENTICATED: missing, malformed or unknown token; PERMISSION_DENIED: scope not granted.
   absl::StatusOr<Principal> Check(std::string_view authorization, std::string_view scope) const;
-  // Same, reading the header from the call's metadata.
-  absl::StatusOr<Principal> Authorize(const grpc::ServerContext& context,
+  // Same, reading the header from the call's metadata (sync or callback API).
+  absl::StatusOr<Principal> Authorize(const grpc::ServerContextBase& context,
                                       std::string_view scope) const;
 
  private:

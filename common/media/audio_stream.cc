@@ -2,23 +2,75 @@
 
 #include <algorithm>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 
 namespace parley::media {
 
-absl::StatusOr<std::unique_ptr<AudioSender>> AudioSender::Create(int sample_rate, int frame_ms) {
-  auto encoder = audio::OpusFrameEncoder::Create(sample_rate);
+absl::StatusOr<std::unique_ptr<AudioSender>> AudioSender::Create(int sample_rate, int frame_ms,
+                                                                 AudioSenderOptions options) {
+  auto encoder = audio::OpusFrameEncoder::Create(sample_rate, options.opus);
   if (!encoder.ok()) return encoder.status();
   return std::unique_ptr<AudioSender>(new AudioSender(
-      *std::move(encoder), sample_rate, audio::SamplesPerFrame(sample_rate, frame_ms)));
+      *std::move(encoder), sample_rate, audio::SamplesPerFrame(sample_rate, frame_ms), options));
 }
 
-absl::StatusOr<std::string> AudioSender::EncodePayload(std::span<const int16_t> samples) {
+absl::StatusOr<std::string> AudioSender::EncodePayload(std::span<const int16_t> samples,
+                                                       bool new_run) {
   if (static_cast<int>(samples.size()) != frame_samples_) {
     return absl::InvalidArgumentError(
         absl::StrCat("audio: a frame is ", frame_samples_, " samples, got ", samples.size()));
   }
+  if (options_.cache != nullptr) return EncodeCached(samples, new_run);
   return encoder_->Encode(samples);
+}
+
+absl::StatusOr<std::string> AudioSender::EncodeCached(std::span<const int16_t> samples,
+                                                      bool new_run) {
+  constexpr size_t kContext = 2;  // frames before this one that the key covers
+  if (new_run) {
+    encoder_->Reset();
+    recent_.clear();
+    recent_hashes_.clear();
+    encoder_behind_ = false;
+    run_frames_ = 0;
+  }
+  const uint64_t frame_hash = absl::Hash<std::string_view>()(std::string_view(
+      reinterpret_cast<const char*>(samples.data()), samples.size() * sizeof(int16_t)));
+  // A run's first frames are keyed as such (the encoder was reset there: exact); later ones by
+  // the frames before them (the encoder's state is what those made of it, near enough).
+  const bool at_start = run_frames_ < static_cast<int64_t>(kContext);
+  uint64_t key = absl::HashOf(sample_rate_, options_.opus.bitrate, options_.opus.complexity,
+                              at_start, recent_hashes_, frame_hash);
+  auto remember = [&] {
+    if (recent_.size() == kContext) {
+      recent_.erase(recent_.begin());
+      recent_hashes_.erase(recent_hashes_.begin());
+    }
+    recent_.emplace_back(samples.begin(), samples.end());
+    recent_hashes_.push_back(frame_hash);
+    ++run_frames_;
+  };
+  if (std::optional<std::string> packet = options_.cache->Find(key)) {
+    encoder_behind_ = true;
+    remember();
+    return *std::move(packet);
+  }
+  if (encoder_behind_) {
+    // The frames just sent came from the cache: let the encoder hear them, so its prediction
+    // continues from what the receiver decoded rather than from older audio.
+    for (const std::vector<int16_t>& frame : recent_) {
+      if (absl::StatusOr<std::string> ignored = encoder_->Encode(frame); !ignored.ok()) {
+        return ignored.status();
+      }
+    }
+    encoder_behind_ = false;
+  }
+  absl::StatusOr<std::string> packet = encoder_->Encode(samples);
+  if (!packet.ok()) return packet.status();
+  options_.cache->Insert(key, *packet);
+  remember();
+  return packet;
 }
 
 absl::StatusOr<parley::v1::Audio> AudioSender::Encode(std::span<const int16_t> samples) {

@@ -11,6 +11,9 @@
 // arrive, in order, and the consumer (VAD/STT) works on audio time, not on arrival time.
 //
 //   PARLEY_ASSIGN_OR_RETURN(auto sender, AudioSender::Create(16000));
+//   // or, sharing the packets of repeated audio with the other senders of the process:
+//   PARLEY_ASSIGN_OR_RETURN(auto sender, AudioSender::Create(16000, audio::kFrameMs,
+//                                                            {.cache = &process_cache}));
 //   PARLEY_ASSIGN_OR_RETURN(parley::v1::Audio msg, sender->Encode(frame.samples));
 //   PARLEY_ASSIGN_OR_RETURN(auto receiver, AudioReceiver::Create(/*sender_rate=*/48000));
 //   PARLEY_ASSIGN_OR_RETURN(std::vector<audio::PcmFrame> frames, receiver->Receive(msg));
@@ -28,17 +31,30 @@
 
 #include "absl/status/statusor.h"
 #include "common/audio/opus_codec.h"
+#include "common/audio/opus_packet_cache.h"
 #include "common/audio/pcm.h"
 #include "common/audio/resampler.h"
 #include "parley/v1/media.pb.h"
 
 namespace parley::media {
 
+struct AudioSenderOptions {
+  audio::OpusEncoderOptions opus;
+  // When set, EncodePayload looks each frame up here before encoding it (and stores what it
+  // encodes), keyed by the encoder settings, the frame and up to two frames before it in the same
+  // run; at the start of each run the encoder is reset, so the first frames of a run are exactly
+  // what a fresh encoder makes of them. After a run of cached frames the encoder is brought up to
+  // date by encoding the two frames before the first one it has to encode. Must outlive the
+  // sender.
+  audio::OpusPacketCache* cache = nullptr;
+};
+
 class AudioSender final {
  public:
   // Encodes mono frames of `frame_ms` at `sample_rate` (an Opus rate). INVALID_ARGUMENT otherwise.
   static absl::StatusOr<std::unique_ptr<AudioSender>> Create(int sample_rate,
-                                                             int frame_ms = audio::kFrameMs);
+                                                             int frame_ms = audio::kFrameMs,
+                                                             AudioSenderOptions options = {});
   int sample_rate() const { return sample_rate_; }
   int frame_samples() const { return frame_samples_; }
 
@@ -47,8 +63,9 @@ class AudioSender final {
   // one frame long; INTERNAL when the codec fails.
   absl::StatusOr<parley::v1::Audio> Encode(std::span<const int16_t> samples);
 
-  // The Opus packet for one frame, not yet numbered; fails like Encode.
-  absl::StatusOr<std::string> EncodePayload(std::span<const int16_t> samples);
+  // The Opus packet for one frame, not yet numbered; fails like Encode. `new_run`: the frame
+  // starts a run (as for Stamp); with a cache, the encoder starts afresh there.
+  absl::StatusOr<std::string> EncodePayload(std::span<const int16_t> samples, bool new_run = false);
   // Numbers a packet as it leaves at `sent_at` (steady clock): seq + 1, and a timestamp right
   // after the previous frame's — except for the first frame of a new run after the sender
   // paused (`new_run`, see FramePacer::starts_run), whose timestamp moves on by the time that
@@ -57,9 +74,22 @@ class AudioSender final {
                           std::chrono::steady_clock::time_point sent_at);
 
  private:
-  AudioSender(std::unique_ptr<audio::OpusFrameEncoder> encoder, int sample_rate, int frame_samples)
-      : encoder_(std::move(encoder)), sample_rate_(sample_rate), frame_samples_(frame_samples) {}
+  AudioSender(std::unique_ptr<audio::OpusFrameEncoder> encoder, int sample_rate, int frame_samples,
+              AudioSenderOptions options)
+      : encoder_(std::move(encoder)),
+        options_(options),
+        sample_rate_(sample_rate),
+        frame_samples_(frame_samples) {}
+  absl::StatusOr<std::string> EncodeCached(std::span<const int16_t> samples, bool new_run);
+
   std::unique_ptr<audio::OpusFrameEncoder> encoder_;
+  const AudioSenderOptions options_;
+  // With a cache: the last frames of the current run (oldest first, at most two) and their
+  // hashes, and whether the encoder skipped frames that came from the cache.
+  std::vector<std::vector<int16_t>> recent_;
+  std::vector<uint64_t> recent_hashes_;
+  bool encoder_behind_ = false;
+  int64_t run_frames_ = 0;
   int sample_rate_;
   int frame_samples_;
   uint32_t seq_ = 0;

@@ -1,11 +1,14 @@
 // Frame pacing and the receive path of the media protocol.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "common/audio/tone.h"
 #include "common/media/audio_stream.h"
 #include "common/media/frame_pacer.h"
+#include "common/media/frame_scheduler.h"
 
 namespace parley::media {
 namespace {
@@ -125,6 +128,151 @@ TEST(AudioStreamTest, StampsFollowRealTimeAcrossPauses) {
   EXPECT_EQ(resumed.seq(), 3u);
   // A run that starts "early" (a backlog was still being sent) never goes backwards.
   EXPECT_EQ(stamp(true, milliseconds(561)).timestamp_samples(), 29u * 320);
+}
+
+// A "line": frames of a few tones, the same samples every time it is generated.
+std::vector<std::vector<int16_t>> Line(std::initializer_list<double> tones, int frames_each) {
+  std::vector<std::vector<int16_t>> out;
+  for (double hz : tones) {
+    audio::ToneGenerator tone(hz, 16000);
+    for (int i = 0; i < frames_each; ++i) out.push_back(tone.Next(320));
+  }
+  return out;
+}
+
+std::vector<std::string> SendLine(AudioSender& sender,
+                                  const std::vector<std::vector<int16_t>>& line) {
+  std::vector<std::string> packets;
+  for (size_t i = 0; i < line.size(); ++i) {
+    auto packet = sender.EncodePayload(line[i], /*new_run=*/i == 0);
+    EXPECT_TRUE(packet.ok()) << packet.status();
+    packets.push_back(packet.ok() ? *packet : "");
+  }
+  return packets;
+}
+
+TEST(AudioSenderCacheTest, RepeatedRunsComeFromTheCacheAsAFreshEncoderWouldMakeThem) {
+  audio::OpusPacketCache cache(1 << 20);
+  auto first = *AudioSender::Create(16000, audio::kFrameMs, {.cache = &cache});
+  auto second = *AudioSender::Create(16000, audio::kFrameMs, {.cache = &cache});
+  auto plain = *AudioSender::Create(16000);
+  const auto greeting = Line({311.7, 523.3, 707.9}, 10);
+  std::vector<std::string> encoded = SendLine(*first, greeting);
+  EXPECT_EQ(cache.stats().hits, 0);
+  EXPECT_EQ(cache.stats().entries, 30);
+  // Another call sends other audio first: its greeting run is still served from the cache.
+  SendLine(*second, Line({911.1}, 5));
+  std::vector<std::string> cached = SendLine(*second, greeting);
+  EXPECT_EQ(cached, encoded);
+  EXPECT_EQ(cache.stats().hits, 30);
+  // The first run's packets are exactly what an encoder without a cache produces.
+  EXPECT_EQ(SendLine(*plain, greeting), encoded);
+}
+
+TEST(AudioSenderCacheTest, ALineThatDivergesIsEncodedFromThere) {
+  audio::OpusPacketCache cache(1 << 20);
+  auto a = *AudioSender::Create(16000, audio::kFrameMs, {.cache = &cache});
+  auto b = *AudioSender::Create(16000, audio::kFrameMs, {.cache = &cache});
+  SendLine(*a, Line({311.7, 523.3}, 10));
+  const int64_t misses = cache.stats().misses;
+  // Same start, then different audio: the shared start hits, the rest is encoded (and decodes).
+  std::vector<std::string> packets = SendLine(*b, Line({311.7, 647.3}, 10));
+  EXPECT_EQ(cache.stats().hits, 10);
+  EXPECT_EQ(cache.stats().misses - misses, 10);
+  auto receiver = *AudioReceiver::Create(16000);
+  uint64_t ts = 0;
+  int frames = 0;
+  for (std::string& p : packets) {
+    parley::v1::Audio audio;
+    audio.set_payload(p);
+    audio.set_timestamp_samples(ts);
+    ts += 320;
+    frames += static_cast<int>(receiver->Receive(audio).size());
+  }
+  EXPECT_EQ(frames, 20);
+  EXPECT_EQ(receiver->stats().corrupt, 0);
+}
+
+TEST(AudioSenderCacheTest, AFullCacheKeepsNothingMore) {
+  audio::OpusPacketCache cache(0);
+  auto sender = *AudioSender::Create(16000, audio::kFrameMs, {.cache = &cache});
+  SendLine(*sender, Line({311.7}, 5));
+  SendLine(*sender, Line({311.7}, 5));
+  EXPECT_EQ(cache.stats().entries, 0);
+  EXPECT_EQ(cache.stats().hits, 0);
+}
+
+// A client that wants `runs` calls, `period` apart, counting them.
+class CountingClient final : public FrameScheduler::Client {
+ public:
+  CountingClient(int runs, Clock::duration period) : runs_(runs), period_(period) {}
+  std::optional<Clock::time_point> RunDue(Clock::time_point now) override {
+    EXPECT_FALSE(inside_.exchange(true)) << "RunDue on two threads at once";
+    const int done = ++count_;
+    inside_ = false;
+    if (done == runs_) finished_.Notify();
+    if (done >= runs_) return std::nullopt;
+    return now + period_;
+  }
+  int count() const { return count_.load(); }
+  absl::Notification& finished() { return finished_; }
+
+ private:
+  const int runs_;
+  const Clock::duration period_;
+  std::atomic<int> count_{0};
+  std::atomic<bool> inside_{false};
+  absl::Notification finished_;
+};
+
+TEST(FrameSchedulerTest, RunsEachClientUntilItHasNothingDue) {
+  FrameScheduler scheduler(2);
+  std::vector<std::unique_ptr<CountingClient>> clients;
+  std::vector<FrameScheduler::Slot> slots;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(std::make_unique<CountingClient>(10, milliseconds(1)));
+    slots.push_back(scheduler.Add(clients.back().get()));
+  }
+  // Added but not woken: never run.
+  std::this_thread::sleep_for(milliseconds(20));
+  for (auto& c : clients) EXPECT_EQ(c->count(), 0);
+  for (auto& slot : slots) scheduler.Wake(slot, Clock::now());
+  for (auto& c : clients) c->finished().WaitForNotification();
+  std::this_thread::sleep_for(milliseconds(20));
+  for (auto& c : clients) EXPECT_EQ(c->count(), 10);
+  // Woken again after it went idle: runs again.
+  scheduler.Wake(slots[0], Clock::now());
+  while (clients[0]->count() == 10) std::this_thread::sleep_for(milliseconds(1));
+  EXPECT_EQ(clients[0]->count(), 11);
+  for (auto& slot : slots) scheduler.Remove(slot);
+}
+
+TEST(FrameSchedulerTest, ARemovedClientIsNeverRunAgain) {
+  FrameScheduler scheduler(1);
+  CountingClient client(1000000, milliseconds(0));
+  FrameScheduler::Slot slot = scheduler.Add(&client);
+  scheduler.Wake(slot, Clock::now());
+  while (client.count() < 100) std::this_thread::sleep_for(milliseconds(1));
+  scheduler.Remove(slot);
+  const int after = client.count();
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(client.count(), after);
+  scheduler.Wake(slot, Clock::now());  // a late Wake for a removed client is ignored
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(client.count(), after);
+}
+
+TEST(FrameSchedulerTest, AnEarlierWakeOverridesALaterTime) {
+  FrameScheduler scheduler(1, milliseconds(0));
+  CountingClient client(2, std::chrono::hours(1));
+  FrameScheduler::Slot slot = scheduler.Add(&client);
+  scheduler.Wake(slot, Clock::now());
+  while (client.count() < 1) std::this_thread::sleep_for(milliseconds(1));
+  // It asked for an hour from now; a Wake for now runs it at once.
+  scheduler.Wake(slot, Clock::now());
+  client.finished().WaitForNotification();
+  EXPECT_EQ(client.count(), 2);
+  scheduler.Remove(slot);
 }
 
 }  // namespace

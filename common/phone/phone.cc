@@ -173,6 +173,14 @@ absl::StatusOr<std::string> NormalizeE164(std::string_view input, std::string_vi
 
   std::string e164;
   Util().Format(number, PhoneNumberUtil::E164, &e164);
+  // libphonenumber's metadata accepts national numbers that, with their country code, are longer
+  // than E.164's 15 digits (German ones of up to 15 national digits): IsE164 refuses those, so
+  // returning one would hand the caller a number nothing downstream accepts.
+  if (e164.size() > 16) {
+    return InvalidField(
+        field, absl::StrCat("not a valid number for region ", RegionForMessage(number, region),
+                            " (more than 15 digits)"));
+  }
   return e164;
 }
 

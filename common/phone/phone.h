@@ -32,7 +32,8 @@ namespace parley::phone {
 //       like 1-800-FLOWERS are refused —, too few or too many digits, unknown country code, no
 //       country code and no default region; a short reason may follow);
 //   "<field>: not a valid number for region US"           parses, but no such number exists in
-//       that region's numbering plan (the region of its country code when it has one);
+//       that region's numbering plan (the region of its country code when it has one), or
+//       " (more than 15 digits)" after it when the number would be longer than E.164 allows;
 //   "<field>: extensions are not supported"               "… ext. 12": E.164 cannot carry one.
 absl::StatusOr<std::string> NormalizeE164(std::string_view input, std::string_view default_region,
                                           std::string_view field = "to");

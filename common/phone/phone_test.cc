@@ -82,6 +82,15 @@ TEST(NormalizeE164Test, InvalidForRegion) {
   EXPECT_EQ(Error("2125550123", "GB"), "to: not a valid number for region GB");
 }
 
+// Found by fuzzing (common/phone/fuzz): libphonenumber takes this as a valid German number, whose
+// E.164 form would have 17 digits — which IsE164 (rightly) refuses.
+TEST(NormalizeE164Test, LongerThanE164AllowsIsRefused) {
+  EXPECT_EQ(Error("0(415) 555-267161820", "DE"),
+            "to: not a valid number for region DE (more than 15 digits)");
+  EXPECT_EQ(Error("+49 415 555 267161820", "US"),
+            "to: not a valid number for region DE (more than 15 digits)");
+}
+
 TEST(NormalizeE164Test, CountryCodeProblems) {
   EXPECT_EQ(Error("+999 1234567", "US"),
             "to: cannot parse \"+999 1234567\" as a phone number (unknown country code)");

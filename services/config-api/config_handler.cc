@@ -45,10 +45,12 @@ absl::Status CheckDncNumber(std::string_view number, std::string_view field) {
 }  // namespace
 
 ConfigHandler::ConfigHandler(ConfigStore* store, const crypto::SecretBox* secrets,
-                             grpcx::TokenAuth auth, calls::DncIndex* dnc_index)
+                             grpcx::TokenAuth auth, calls::DncIndex* dnc_index,
+                             CredentialProber* prober)
     : store_(store),
       secrets_(secrets),
       dnc_index_(dnc_index),
+      prober_(prober),
       auth_(std::move(auth)),
       resolver_(store, secrets) {}
 
@@ -72,6 +74,7 @@ absl::StatusOr<StoredResource> ConfigHandler::Prepare(const parley::v1::Resource
     // Read-only fields are the server's: drop what the client sent.
     stored.spec.erase("hint");
     stored.spec.erase("last_tested_ok");
+    stored.spec.erase("last_tested_time");
     bool has_secret = stored.spec.contains("secret") && stored.spec["secret"].is_string() &&
                       !stored.spec["secret"].get<std::string>().empty();
     PARLEY_RETURN_IF_ERROR(
@@ -84,8 +87,8 @@ absl::StatusOr<StoredResource> ConfigHandler::Prepare(const parley::v1::Resource
     } else if (current != nullptr) {
       // Same secret: keep its hint and test result.
       if (current->spec.contains("hint")) stored.spec["hint"] = current->spec["hint"];
-      if (current->spec.contains("last_tested_ok")) {
-        stored.spec["last_tested_ok"] = current->spec["last_tested_ok"];
+      for (const char* field : {"last_tested_ok", "last_tested_time"}) {
+        if (current->spec.contains(field)) stored.spec[field] = current->spec[field];
       }
     }
     stored.spec.erase("secret");
@@ -210,14 +213,35 @@ grpc::Status ConfigHandler::GetRuntimeConfig(grpc::ServerContext* context,
 
 grpc::Status ConfigHandler::TestCredential(grpc::ServerContext* context,
                                            const parley::v1::TestCredentialRequest* request,
-                                           parley::v1::TestCredentialResponse*) {
+                                           parley::v1::TestCredentialResponse* response) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
   absl::StatusOr<StoredResource> credential =
       store_->Get(parley::v1::RESOURCE_KIND_CREDENTIAL, request->name());
   if (!credential.ok()) return ToGrpcStatus(credential.status());
-  // Probing a provider needs its client, which arrives with the speech/LLM providers.
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "TestCredential: provider probes are not implemented yet");
+  if (prober_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "TestCredential: this config-api has no provider prober");
+  }
+  if (secrets_ == nullptr) return ToGrpcStatus(kNoMasterKey);
+  std::string provider = credential->spec.value("provider", "");
+  absl::StatusOr<std::string> secret = secrets_->Open(credential->sealed_secret, credential->name);
+  if (!secret.ok()) return ToGrpcStatus(secret.status());
+  // A probe that could not tell (unreachable provider, no probe for it) records nothing.
+  absl::StatusOr<ProbeResult> result = prober_->Probe(provider, *secret);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  const absl::Time tested = absl::Now();
+  if (absl::Status s = store_->SetCredentialTested(credential->name, result->ok, tested); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  log::Info(
+      "credential tested",
+      {{"name", credential->name}, {"provider", provider}, {"ok", result->ok ? "true" : "false"}});
+  response->set_ok(result->ok);
+  response->set_message(result->message);
+  const int64_t micros = absl::ToUnixMicros(tested);
+  response->mutable_tested_time()->set_seconds(micros / 1000000);
+  response->mutable_tested_time()->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+  return grpc::Status::OK;
 }
 
 grpc::Status ConfigHandler::AddDnc(grpc::ServerContext* context,

@@ -24,14 +24,17 @@
 #include "common/grpc/auth.h"
 #include "parley/v1/config.grpc.pb.h"
 #include "services/config-api/config_store.h"
+#include "services/config-api/credential_probe.h"
 #include "services/config-api/runtime_config.h"
 
 namespace parley::config {
 
 class ConfigHandler final : public parley::v1::ConfigService::Service {
  public:
+  // `prober` (may be null: TestCredential is then UNIMPLEMENTED) makes TestCredential's
+  // provider request (credential_probe.h).
   ConfigHandler(ConfigStore* store, const crypto::SecretBox* secrets, grpcx::TokenAuth auth,
-                calls::DncIndex* dnc_index = nullptr);
+                calls::DncIndex* dnc_index = nullptr, CredentialProber* prober = nullptr);
 
   grpc::Status CreateResource(grpc::ServerContext* context,
                               const parley::v1::CreateResourceRequest* request,
@@ -79,6 +82,7 @@ class ConfigHandler final : public parley::v1::ConfigService::Service {
   ConfigStore* store_;
   const crypto::SecretBox* secrets_;
   calls::DncIndex* dnc_index_;
+  CredentialProber* prober_;
   grpcx::TokenAuth auth_;
   RuntimeConfigResolver resolver_;
 };

@@ -220,8 +220,9 @@ ConfigStore::ConfigStore(pg::PgPool* pg) : pg_(pg) {
                "to_name = $2 ORDER BY from_kind, from_name LIMIT 1");
   pg_->Prepare(kDelete, "DELETE FROM config.resources WHERE kind = $1 AND name = $2");
   pg_->Prepare(kSetTested,
-               "UPDATE config.resources SET spec = jsonb_set(spec, '{last_tested_ok}', "
-               "to_jsonb($2::boolean)), etag = " +
+               "UPDATE config.resources SET spec = jsonb_set(jsonb_set(spec, "
+               "'{last_tested_ok}', to_jsonb($2::boolean)), '{last_tested_time}', "
+               "to_jsonb($3::text)), etag = " +
                    std::string(kNewEtag) +
                    ", updated_at = now() WHERE kind = 'credential' AND name = $1");
   pg_->Prepare(kDncInsert, absl::StrCat("INSERT INTO config.dnc (number, campaign, reason, "
@@ -427,10 +428,11 @@ absl::StatusOr<ListPage> ConfigStore::List(const ListQuery& query) {
   });
 }
 
-absl::Status ConfigStore::SetCredentialTested(std::string_view name, bool ok) {
+absl::Status ConfigStore::SetCredentialTested(std::string_view name, bool ok, absl::Time when) {
   std::string key(name);
+  std::string time = absl::FormatTime(absl::RFC3339_sec, when, absl::UTCTimeZone());
   return pg_->Transact([&](pqxx::work& tx) -> absl::Status {
-    if (tx.exec_prepared(kSetTested, key, ok).affected_rows() == 0) {
+    if (tx.exec_prepared(kSetTested, key, ok, time).affected_rows() == 0) {
       return absl::NotFoundError(absl::StrCat("credential \"", key, "\" not found"));
     }
     return absl::OkStatus();

@@ -26,6 +26,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/time/time.h"
 #include "common/pg/pg_pool.h"
 #include "parley/v1/config.pb.h"
 #include "services/config-api/references.h"
@@ -109,8 +110,9 @@ class ConfigStore final {
   // One page, ordered by name (and version for all_versions). INVALID_ARGUMENT for a bad token.
   absl::StatusOr<ListPage> List(const ListQuery& query);
 
-  // Records a credential test result in its spec (`last_tested_ok`). NOT_FOUND when absent.
-  absl::Status SetCredentialTested(std::string_view name, bool ok);
+  // Records a credential test result in its spec (`last_tested_ok`, and `last_tested_time` as
+  // RFC 3339 UTC). NOT_FOUND when absent.
+  absl::Status SetCredentialTested(std::string_view name, bool ok, absl::Time when);
 
   // DNC. Add is idempotent (an existing entry is returned unchanged). `before_commit`, when set,
   // runs inside the transaction after the row is written and before COMMIT (also for an entry

@@ -55,6 +55,25 @@ TEST(ExamplesTest, EveryExampleAppliesAndBothAgentsResolve) {
     EXPECT_EQ(config.trunk().name(), "sim-phone");
     EXPECT_FALSE(config.graph().spec().fields().empty());
   }
+
+  // The LAN-box agent: self-hosted servers under the compose `lan-ai` profile's service names,
+  // each with an embedded fallback.
+  parley::v1::GetRuntimeConfigRequest req;
+  req.set_agent("lan-box-lead-qualifier");
+  grpc::ServerContext ctx;
+  parley::v1::RuntimeConfig config;
+  grpc::Status s = handler.GetRuntimeConfig(&ctx, &req, &config);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  nlohmann::json tmpl = json::StructToJson(config.template_());
+  EXPECT_EQ(tmpl["stt"]["provider"], "whisperlive");
+  EXPECT_EQ(tmpl["stt"]["base_url"], "ws://whisperlive:9090");
+  EXPECT_EQ(tmpl["llm"]["provider"], "ollama");
+  EXPECT_EQ(tmpl["llm"]["base_url"], "http://ollama:11434");
+  EXPECT_EQ(tmpl["tts"]["provider"], "piper");
+  EXPECT_EQ(tmpl["tts"]["base_url"], "http://piper:5000");
+  EXPECT_EQ(tmpl["stt"]["fallbacks"][0]["provider"], "pocketsphinx");
+  EXPECT_EQ(tmpl["llm"]["fallbacks"][0]["provider"], "scripted");
+  EXPECT_EQ(tmpl["tts"]["fallbacks"][0]["provider"], "espeak");
 }
 
 }  // namespace

@@ -15,6 +15,9 @@
 
 ABSL_FLAG(absl::Duration, dnc_reconcile, absl::Minutes(5),
           "how often the Redis DNC index is rebuilt from Postgres (it is also rebuilt at startup)");
+ABSL_FLAG(bool, migrate_only, false,
+          "migrate the config schema in PARLEY_PG_URL, then exit (0 on success): a deploy's "
+          "migration job");
 
 int main(int argc, char** argv) {
   using namespace parley;
@@ -37,6 +40,11 @@ int main(int argc, char** argv) {
   }
 
   config::ConfigStore store(pg.get());
+  if (absl::GetFlag(FLAGS_migrate_only)) {
+    if (absl::Status s = store.Migrate(); !s.ok()) grpcx::ExitWithError("migration failed", s);
+    log::Info("config schema migrated");
+    return 0;
+  }
   // The DNC index in Redis (common/calls/dnc_index.h). Without Redis the dispatcher asks
   // CheckDnc for every call instead: correct, but a network round trip and a query per call.
   std::unique_ptr<redis::RedisPool> redis;
@@ -48,8 +56,10 @@ int main(int argc, char** argv) {
   } else {
     log::Warn("PARLEY_REDIS_URL is not set: no DNC index; the dispatcher checks DNC by RPC");
   }
+  // TestCredential's probes go to the providers' public APIs.
+  config::HttpCredentialProber prober({});
   config::ConfigHandler handler(&store, secrets ? &*secrets : nullptr, std::move(auth),
-                                dnc_index ? &*dnc_index : nullptr);
+                                dnc_index ? &*dnc_index : nullptr, &prober);
   std::optional<config::DncReconciler> reconciler;
   if (dnc_index) {
     reconciler.emplace(&store, &*dnc_index,

@@ -19,3 +19,5 @@ parley_test(NAME config_validate_test SOURCES validate_test.cc
   LIBS parley_config_validation LABEL unit)
 parley_test(NAME config_references_test SOURCES references_test.cc
   LIBS parley_config_validation LABEL unit)
+
+parley_fuzz(NAME config_validate SOURCES fuzz/config_validate_fuzz.cc LIBS parley_config_validation)

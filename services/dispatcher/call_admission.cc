@@ -13,6 +13,7 @@
 #include "common/phone/phone.h"
 #include "common/status/status.h"
 #include "services/dispatcher/call_conversion.h"
+#include "services/dispatcher/work_queue.h"
 
 namespace parley::dispatcher {
 namespace {
@@ -146,25 +147,36 @@ absl::StatusOr<Admission> CallAdmitter::FromExisting(calls::CallRecord call) {
   return Admission{std::move(call), false};
 }
 
-absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) {
+absl::StatusOr<std::optional<CallAdmitter::Prepared>> CallAdmitter::Prepare(
+    const CreateCallRequest& request, bool may_block) {
   const absl::Time now = Now();
   const int64_t now_ms = absl::ToUnixMillis(now);
   std::string context_json, overrides_json;
   PARLEY_RETURN_IF_ERROR(
       CheckCreateCallRequest(request, now, options_, &context_json, &overrides_json));
 
-  // 2. A repeated request: answer what the first one got.
-  if (!request.idempotency_key().empty()) {
+  // 2. A repeated request: answer what the first one got. (Without blocking, the Create script's
+  // own check of the key answers it — and a request that fails a check below is admitted again
+  // with blocking lookups, this first.)
+  if (may_block && !request.idempotency_key().empty()) {
     PARLEY_ASSIGN_OR_RETURN(std::optional<calls::CallRecord> existing,
                             store_->FindByIdempotencyKey(request.idempotency_key()));
-    if (existing) return FromExisting(*std::move(existing));
+    if (existing) {
+      PARLEY_ASSIGN_OR_RETURN(Admission a, FromExisting(*std::move(existing)));
+      return std::optional<Prepared>(Prepared{std::move(a.call), {}, {}, now_ms, true});
+    }
   }
 
   // 3. Campaign and agent.
   ConfigClient::Spec campaign;
   std::string agent = request.agent();
   if (!request.campaign().empty()) {
-    PARLEY_ASSIGN_OR_RETURN(campaign, config_->GetCampaign(request.campaign()));
+    if (may_block) {
+      PARLEY_ASSIGN_OR_RETURN(campaign, config_->GetCampaign(request.campaign()));
+    } else {
+      campaign = config_->CachedCampaign(request.campaign());
+      if (!campaign) return std::nullopt;
+    }
     std::string campaign_agent = StringField(*campaign, "agent");
     if (agent.empty()) {
       agent = campaign_agent;
@@ -174,7 +186,11 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
                                        campaign_agent, "\", not \"", agent, "\""));
     }
   }
-  PARLEY_RETURN_IF_ERROR(config_->GetAgent(agent).status());
+  if (may_block) {
+    PARLEY_RETURN_IF_ERROR(config_->GetAgent(agent).status());
+  } else if (!config_->CachedAgent(agent)) {
+    return std::nullopt;
+  }
 
   // 4. The number.
   std::string region = campaign ? StringField(*campaign, "region") : "";
@@ -183,6 +199,7 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
 
   // 5. Per-call overrides must still give a valid template.
   if (!request.overrides().fields().empty()) {
+    if (!may_block) return std::nullopt;
     PARLEY_RETURN_IF_ERROR(
         config_->ValidateOverrides(agent, request.campaign(), request.overrides()));
   }
@@ -246,10 +263,15 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
     }
   }
 
-  // 8. One atomic step (with the DNC check, and the rejection when one applies).
   call.due_ms = due > now ? absl::ToUnixMillis(due) : 0;
-  PARLEY_ASSIGN_OR_RETURN(calls::CreateResult result,
-                          store_->Create(std::move(call), now_ms, checks));
+  return std::optional<Prepared>(
+      Prepared{std::move(call), std::move(checks), std::move(window_why), now_ms});
+}
+
+absl::StatusOr<Admission> CallAdmitter::Conclude(const Prepared& prepared,
+                                                 calls::CreateResult result) {
+  const int64_t now_ms = prepared.now_ms;
+  calls::CreateChecks checks = prepared.checks;
   if (result.dnc_unknown) {
     // The DNC index is not built (Redis lost it, or config-api has no Redis): ask config-api,
     // which reads Postgres, and write without the index check.
@@ -268,7 +290,7 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
     // No per-call log line here: this is the hottest path, and the event stream records the call.
     return Admission{std::move(result.call), true};
   }
-  std::string why = window_why;
+  std::string why = prepared.window_why;
   if (!result.dnc_list.empty()) {
     why = absl::StrCat(log::MaskPhone(result.call.to), " is on the ",
                        result.dnc_list == "global" ? "global" : "campaign's", " do-not-call list");
@@ -277,6 +299,43 @@ absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) 
                               {"to", result.call.to},
                               {"reason", result.call.ended_reason}});
   return RejectedStatus(result.call, why);
+}
+
+absl::StatusOr<Admission> CallAdmitter::Admit(const CreateCallRequest& request) {
+  PARLEY_ASSIGN_OR_RETURN(std::optional<Prepared> prepared, Prepare(request, /*may_block=*/true));
+  if (!prepared) return absl::InternalError("admission: the checks gave no answer");
+  if (prepared->existing) return Admission{std::move(prepared->call), false};
+  // 8. One atomic step (with the DNC check, and the rejection when one applies).
+  PARLEY_ASSIGN_OR_RETURN(
+      calls::CreateResult result,
+      store_->Create(std::move(prepared->call), prepared->now_ms, prepared->checks));
+  return Conclude(*prepared, std::move(result));
+}
+
+void CallAdmitter::AdmitAsync(const CreateCallRequest& request, WorkQueue* slow, AdmitDone done) {
+  absl::StatusOr<std::optional<Prepared>> prepared = Prepare(request, /*may_block=*/false);
+  if (!prepared.ok() && request.idempotency_key().empty()) return done(prepared.status());
+  if (!prepared.ok() || !prepared->has_value()) {
+    // A lookup would wait, or a check failed for a request with an idempotency key (which must
+    // get the first request's answer, looked up first): the blocking path, on `slow`'s threads.
+    slow->Submit([this, &request, done = std::move(done)] { done(Admit(request)); });
+    return;
+  }
+  auto state = std::make_shared<Prepared>(**std::move(prepared));
+  calls::CallRecord call = std::move(state->call);
+  store_->CreateAsync(
+      std::move(call), state->now_ms, state->checks,
+      [this, slow, state, done = std::move(done)](absl::StatusOr<calls::CreateResult> r) {
+        if (!r.ok()) return done(r.status());
+        if (r->dnc_unknown) {
+          // Conclude asks config-api: not on this (a Redis leader's or gRPC's) thread.
+          slow->Submit([this, state, done, result = *std::move(r)]() mutable {
+            done(Conclude(*state, std::move(result)));
+          });
+          return;
+        }
+        done(Conclude(*state, *std::move(r)));
+      });
 }
 
 }  // namespace parley::dispatcher

@@ -43,6 +43,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -53,6 +54,8 @@
 #include "services/dispatcher/config_client.h"
 
 namespace parley::dispatcher {
+
+class WorkQueue;
 
 struct AdmissionOptions {
   // ISO 3166 region for numbers without a country code when the call has no campaign (or the
@@ -94,11 +97,35 @@ class CallAdmitter final {
   // used. A returned call is durably recorded.
   absl::StatusOr<Admission> Admit(const parley::v1::CreateCallRequest& request);
 
+  // Admit without parking the calling thread: the checks run here on what is at hand (config
+  // specs in the cache) and the Create joins a shared script run (CallStore::CreateAsync), whose
+  // leader calls `done`. Whatever would wait — a spec not cached, overrides to validate, the DNC
+  // fallback, a failed check of a request with an idempotency key (looked up first, as Admit
+  // does) — runs Admit's blocking path on `slow`. `done` gets what Admit would return, exactly
+  // once, perhaps before AdmitAsync returns; `request` must stay valid until then.
+  using AdmitDone = std::function<void(absl::StatusOr<Admission>)>;
+  void AdmitAsync(const parley::v1::CreateCallRequest& request, WorkQueue* slow, AdmitDone done);
+
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
 
  private:
   // The answer for a call an idempotency key already names.
   static absl::StatusOr<Admission> FromExisting(calls::CallRecord call);
+
+  // Checks 1–7, and the call to create.
+  struct Prepared {
+    calls::CallRecord call;
+    calls::CreateChecks checks;
+    std::string window_why;  // why the window refused the call, when it did
+    int64_t now_ms = 0;
+    bool existing = false;  // `call` is the one the idempotency key names: return it as is
+  };
+  // With `may_block` false, nothing that would wait is asked (no idempotency lookup — the Create
+  // script answers a known key — and only cached specs): nullopt when a step would have to wait.
+  absl::StatusOr<std::optional<Prepared>> Prepare(const parley::v1::CreateCallRequest& request,
+                                                  bool may_block);
+  // Step 8's result → the answer. Blocks (config-api, a second Create) only for dnc_unknown.
+  absl::StatusOr<Admission> Conclude(const Prepared& prepared, calls::CreateResult result);
 
   calls::CallStore* store_;
   ConfigClient* config_;

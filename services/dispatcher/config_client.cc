@@ -39,6 +39,23 @@ absl::StatusOr<ConfigClient::Spec> ConfigClient::GetCampaign(std::string_view na
   return GetSpec(parley::v1::RESOURCE_KIND_CAMPAIGN, "campaign", name);
 }
 
+ConfigClient::Spec ConfigClient::CachedAgent(std::string_view name) {
+  return Cached("agent", name);
+}
+
+ConfigClient::Spec ConfigClient::CachedCampaign(std::string_view name) {
+  return Cached("campaign", name);
+}
+
+ConfigClient::Spec ConfigClient::Cached(std::string_view field, std::string_view name) {
+  std::string key = absl::StrCat(AbslView(field), "/", AbslView(name));
+  absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  auto it = cache_.find(key);
+  if (it != cache_.end() && it->second.expires > now) return it->second.spec;
+  return nullptr;
+}
+
 absl::StatusOr<ConfigClient::Spec> ConfigClient::GetSpec(parley::v1::ResourceKind kind,
                                                          std::string_view field,
                                                          std::string_view name) {

@@ -86,6 +86,12 @@ class ConfigClient final {
   // The campaign's spec (CampaignSpec JSON). Fails like GetAgent, naming `campaign`.
   absl::StatusOr<Spec> GetCampaign(std::string_view name);
 
+  // The cached spec of an agent / a campaign while it is fresh, else null. Never blocks, never
+  // asks config-api (for callers that must not wait: they fall back to GetAgent/GetCampaign
+  // elsewhere).
+  Spec CachedAgent(std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  Spec CachedCampaign(std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Asks config-api, every time (Postgres), whether `e164` may not be called for `campaign`
   // ("" = global list only). UNAVAILABLE/INTERNAL as GetAgent: a call is never admitted unchecked.
   absl::StatusOr<DncCheck> CheckDnc(std::string_view e164, std::string_view campaign);
@@ -111,6 +117,7 @@ class ConfigClient final {
   absl::StatusOr<Spec> GetSpec(parley::v1::ResourceKind kind, std::string_view field,
                                std::string_view name);
   void Put(std::string key, Spec spec) ABSL_LOCKS_EXCLUDED(mu_);
+  Spec Cached(std::string_view field, std::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::unique_ptr<parley::v1::ConfigService::Stub> stub_;
   ConfigClientOptions options_;

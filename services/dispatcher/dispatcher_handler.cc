@@ -48,17 +48,27 @@ DispatcherHandler::DispatcherHandler(DispatcherDeps deps, grpcx::TokenAuth auth,
       auth_(std::move(auth)),
       options_(std::move(options)),
       admitter_(deps.store, deps.config, options_.admission),
-      workers_(deps.redis, deps.store->options().prefix) {}
+      workers_(deps.redis, deps.store->options().prefix),
+      slow_(options_.slow_threads) {}
 
-grpc::Status DispatcherHandler::CreateCall(grpc::ServerContext* context,
-                                           const parley::v1::CreateCallRequest* request,
-                                           parley::v1::Call* response) {
-  PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeCalls);
-  absl::StatusOr<Admission> admitted = admitter_.Admit(*request);
-  if (!admitted.ok()) return ToGrpcStatus(admitted.status());
-  // A new call holds the request's context as sent: no need to parse it back from JSON.
-  *response = ToProtoCall(admitted->call, admitted->created ? &request->context() : nullptr);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* DispatcherHandler::CreateCall(
+    grpc::CallbackServerContext* context, const parley::v1::CreateCallRequest* request,
+    parley::v1::Call* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::StatusOr<grpcx::Principal> who = auth_.Authorize(*context, grpcx::kScopeCalls);
+      !who.ok()) {
+    reactor->Finish(ToGrpcStatus(who.status()));
+    return reactor;
+  }
+  admitter_.AdmitAsync(
+      *request, &slow_, [reactor, request, response](absl::StatusOr<Admission> admitted) {
+        if (!admitted.ok()) return reactor->Finish(ToGrpcStatus(admitted.status()));
+        // A new call holds the request's context as sent: no need to parse it
+        // back from JSON.
+        *response = ToProtoCall(admitted->call, admitted->created ? &request->context() : nullptr);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::Status DispatcherHandler::CreateCalls(grpc::ServerContext* context,

@@ -32,6 +32,7 @@
 #include "parley/v1/dispatcher.grpc.pb.h"
 #include "services/dispatcher/call_admission.h"
 #include "services/dispatcher/config_client.h"
+#include "services/dispatcher/work_queue.h"
 #include "services/dispatcher/worker_registry.h"
 
 namespace parley::dispatcher {
@@ -51,19 +52,25 @@ struct DispatcherOptions {
   // CreateCalls: most rows per request, rows admitted at once.
   int max_batch = 10000;
   int batch_threads = 8;
+  // Threads for CreateCall's blocking path (a spec not cached, overrides, the DNC fallback).
+  int slow_threads = 8;
   // How long one blocking stream read waits before the watch loop checks for a cancelled client.
   absl::Duration watch_block = absl::Milliseconds(500);
   // Events read per stream read.
   int watch_read_count = 100;
 };
 
-class DispatcherHandler final : public parley::v1::DispatcherService::Service {
+// CreateCall is served with gRPC's callback API: its handler runs the checks and queues the
+// Create for a shared script run, and the run's leader finishes the RPC — no thread waits on
+// Redis per request (CallAdmitter::AdmitAsync). The other RPCs are synchronous.
+class DispatcherHandler final : public parley::v1::DispatcherService::WithCallbackMethod_CreateCall<
+                                    parley::v1::DispatcherService::Service> {
  public:
   DispatcherHandler(DispatcherDeps deps, grpcx::TokenAuth auth, DispatcherOptions options = {});
 
-  grpc::Status CreateCall(grpc::ServerContext* context,
-                          const parley::v1::CreateCallRequest* request,
-                          parley::v1::Call* response) override;
+  grpc::ServerUnaryReactor* CreateCall(grpc::CallbackServerContext* context,
+                                       const parley::v1::CreateCallRequest* request,
+                                       parley::v1::Call* response) override;
   grpc::Status CreateCalls(grpc::ServerContext* context,
                            const parley::v1::CreateCallsRequest* request,
                            parley::v1::CreateCallsResponse* response) override;
@@ -91,6 +98,8 @@ class DispatcherHandler final : public parley::v1::DispatcherService::Service {
   DispatcherOptions options_;
   CallAdmitter admitter_;
   WorkerRegistry workers_;
+  // Declared last: destroyed first, running what is queued while everything it uses is alive.
+  WorkQueue slow_;
 };
 
 // INVALID_ARGUMENT "<field>: …" unless `id` is a stream entry id ("1700000000000-0", or just the

@@ -5,12 +5,16 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/grpc/service_flags.h"
+#include "common/log/log.h"
 #include "services/state/state_handler.h"
 #include "services/state/state_store.h"
 
 ABSL_FLAG(absl::Duration, stale_after, absl::Minutes(2),
           "an active conversation whose heartbeat is older than this may be taken over by a new "
           "call to the same callee and agent");
+ABSL_FLAG(bool, migrate_only, false,
+          "migrate the conversation schema in PARLEY_PG_URL, then exit (0 on success): a "
+          "deploy's migration job");
 
 int main(int argc, char** argv) {
   using namespace parley;
@@ -31,6 +35,11 @@ int main(int argc, char** argv) {
   state::StateStore store(pg.get(), redis.get(),
                           {.key_prefix = grpcx::RedisPrefixFromFlags(),
                            .stale_after = absl::GetFlag(FLAGS_stale_after)});
+  if (absl::GetFlag(FLAGS_migrate_only)) {
+    if (absl::Status s = store.Migrate(); !s.ok()) grpcx::ExitWithError("migration failed", s);
+    log::Info("conversation schema migrated");
+    return 0;
+  }
   state::StateHandler handler(&store, std::move(auth));
   std::atomic<bool> migrated = false;
   options.services = {{&handler, "parley.v1.StateService"}};

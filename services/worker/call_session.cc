@@ -309,6 +309,9 @@ std::optional<SessionResult> CallSession::Setup() {
                    .ring_timeout = plan_.ring_timeout,
                    .max_duration = plan_.max_duration + absl::Minutes(1),
                    .listener = this};
+  for (const auto& [name, secret] : config_.config->credentials()) {
+    dial.credentials[name] = secret;
+  }
   absl::StatusOr<std::unique_ptr<CallLeg>> leg =
       env_.telephony->Dial(dial, config_.config->trunk());
   if (!leg.ok()) {

@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/calls/call_store.h"
 #include "common/grpc/client.h"
@@ -18,6 +19,7 @@
 #include "services/worker/config_cache.h"
 #include "services/worker/media_leg.h"
 #include "services/worker/service_clients.h"
+#include "services/worker/sip/sip_telephony.h"
 #include "services/worker/test_prompt_pipeline.h"
 #include "services/worker/voice/conversation_recorder.h"
 #include "services/worker/voice/embedded_providers.h"
@@ -36,6 +38,16 @@ ABSL_FLAG(absl::Duration, config_ttl, absl::Minutes(5), "runtime config cache TT
 ABSL_FLAG(int, config_cache_size, 1000, "runtime configs cached at most (LRU)");
 ABSL_FLAG(std::string, default_trunk, "",
           "MediaEndpoint host:port dialed when config-api is down and nothing is cached");
+ABSL_FLAG(int, opus_complexity, 1,
+          "Opus encoder complexity 0-10 of the audio sent to callees (1: ~60 us a frame, 5: ~135)");
+ABSL_FLAG(int, opus_cache_mb, 16,
+          "MiB of encoded Opus packets shared by all calls (repeated greetings and lines are "
+          "encoded once per process); 0 encodes every frame");
+ABSL_FLAG(std::string, sip_listen, "0.0.0.0:0",
+          "IPv4 address:port the SIP stack listens on for trunks of kind sip (port 0: a free port; "
+          "outbound calls need no fixed port); "
+          "empty: no SIP");
+ABSL_FLAG(std::string, rtp_address, "0.0.0.0", "IPv4 address RTP sockets of SIP calls bind to");
 ABSL_FLAG(std::string, record_dir, "", "where the test-prompt pipeline writes WAV recordings");
 ABSL_FLAG(std::string, pipeline, "voice",
           "what answers calls: voice (the conversation pipeline) or test-prompt (a tone, to check "
@@ -71,7 +83,7 @@ int main(int argc, char** argv) {
   grpcx::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
       "parley-worker: call executor (env PARLEY_REDIS_URL, PARLEY_CONFIG_ADDR, PARLEY_STATE_ADDR, "
-      "PARLEY_SERVICE_TOKEN)");
+      "PARLEY_SERVICE_TOKEN, PARLEY_API_TOKENS, PARLEY_ADVERTISE_ADDR)");
   // Live calls get five minutes to finish on SIGTERM unless told otherwise (worker.proto).
   absl::SetFlag(&FLAGS_drain_deadline, absl::Minutes(5));
   std::vector<std::string> storage;
@@ -91,7 +103,24 @@ int main(int argc, char** argv) {
       {.address = grpcx::EnvOr("PARLEY_STATE_ADDR", "127.0.0.1:50052"), .token = token});
   std::string prefix = grpcx::RedisPrefixFromFlags();
   calls::CallStore store(redis.get(), {.prefix = prefix});
-  worker::GrpcTelephony telephony;
+  worker::GrpcTelephony grpc_telephony(
+      {.opus = {.complexity = absl::GetFlag(FLAGS_opus_complexity)},
+       .opus_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_opus_cache_mb)) << 20});
+  std::unique_ptr<sip::SipTelephony> sip_telephony;
+  if (const std::string listen = absl::GetFlag(FLAGS_sip_listen); !listen.empty()) {
+    const size_t colon = listen.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
+      grpcx::ExitWithError("bad flag",
+                           absl::InvalidArgumentError("--sip_listen: want address:port"));
+    }
+    sip_telephony = grpcx::ValueOrExit(
+        sip::SipTelephony::Create({.sip_address = listen.substr(0, colon),
+                                   .sip_port = port,
+                                   .rtp_address = absl::GetFlag(FLAGS_rtp_address)}),
+        "cannot start the SIP stack");
+  }
+  worker::TelephonyByKind telephony({{"grpc", &grpc_telephony}, {"sip", sip_telephony.get()}});
   worker::TestPromptFactory test_prompt({.record_dir = absl::GetFlag(FLAGS_record_dir)});
   worker::ProviderRegistry providers;
   worker::RegisterEmbeddedProviders(providers, {});
@@ -114,8 +143,13 @@ int main(int argc, char** argv) {
   const std::string host = HostName();
   std::string worker_id = absl::GetFlag(FLAGS_worker_id);
   if (worker_id.empty()) worker_id = absl::StrCat(host, "-", getpid());
-  std::string admin_address = options.listen;
-  if (admin_address.rfind("0.0.0.0:", 0) == 0) admin_address = host + admin_address.substr(7);
+  // Where `parleyctl workers` tells operators to reach this worker's admin service. In
+  // Kubernetes the pod's hostname does not resolve, so the manifests pass the pod IP.
+  std::string admin_address = grpcx::EnvOr("PARLEY_ADVERTISE_ADDR", "");
+  if (admin_address.empty()) {
+    admin_address = options.listen;
+    if (admin_address.rfind("0.0.0.0:", 0) == 0) admin_address = host + admin_address.substr(7);
+  }
 
   // The cache and the pool record metrics, whose registry exists once RunService made it.
   std::unique_ptr<worker::RuntimeConfigCache> configs;

@@ -3,11 +3,13 @@
 #include <cctype>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <thread>
 
 #include "common/log/log.h"
 #include "common/media/audio_stream.h"
 #include "common/media/frame_pacer.h"
+#include "common/media/frame_scheduler.h"
 #include "parley/v1/media.grpc.pb.h"
 
 namespace parley::worker {
@@ -61,12 +63,14 @@ bool ValidDigit(const std::string& d) {
                            d[0] == '#' || (d[0] >= 'A' && d[0] <= 'D'));
 }
 
-class MediaCallLeg final : public CallLeg {
+class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client {
  public:
   MediaCallLeg(std::shared_ptr<grpc::Channel> channel, DialRequest request,
-               std::unique_ptr<media::AudioSender> sender)
+               std::unique_ptr<media::AudioSender> sender,
+               std::shared_ptr<media::FrameScheduler> scheduler)
       : stub_(parley::v1::MediaEndpoint::NewStub(channel)),
         request_(std::move(request)),
+        scheduler_(std::move(scheduler)),
         sender_(std::move(sender)) {
     context_.set_deadline(absl::ToChronoTime(absl::Now() + request_.ring_timeout +
                                              request_.max_duration + absl::Minutes(1)));
@@ -82,14 +86,17 @@ class MediaCallLeg final : public CallLeg {
       }
     }
     if (reader_.joinable()) reader_.join();
-    if (sender_thread_.joinable()) sender_thread_.join();
+    scheduler_->Remove(slot_);
   }
 
   void Start() {
     ring_deadline_ = Clock::now() + absl::ToChronoNanoseconds(request_.ring_timeout);
+    slot_ = scheduler_->Add(this);
+    scheduler_->Wake(slot_, ring_deadline_);  // the ring timeout, unless audio comes first
     reader_ = std::thread([this] { ReadLoop(); });
-    sender_thread_ = std::thread([this] { SendLoop(); });
   }
+
+  std::optional<Clock::time_point> RunDue(Clock::time_point now) override;
 
   absl::Status PlayAudio(const audio::PcmFrame& frame) override {
     if (frame.sample_rate != audio::kPipelineRate ||
@@ -103,6 +110,7 @@ class MediaCallLeg final : public CallLeg {
     if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
     out_.push_back({frame.samples, "", false});
     ++queued_frames_;
+    if (out_.size() == 1) scheduler_->Wake(slot_, Clock::now());
     return absl::OkStatus();
   }
 
@@ -110,6 +118,7 @@ class MediaCallLeg final : public CallLeg {
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
     out_.push_back({{}, name, true});
+    if (out_.size() == 1) scheduler_->Wake(slot_, Clock::now());
     return absl::OkStatus();
   }
 
@@ -123,7 +132,7 @@ class MediaCallLeg final : public CallLeg {
       }
       out_.clear();
       queued_frames_ = 0;
-      ++clear_generation_;
+      restart_pacer_ = true;
     }
     MediaMessage clear;
     clear.mutable_clear();
@@ -191,10 +200,6 @@ class MediaCallLeg final : public CallLeg {
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || (queued_frames_ == 0 && !in_flight_);
   }
-  bool EndedOrQueued() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return phase_ == Phase::kEnded || !out_.empty();
-  }
-  bool NotRinging() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return phase_ != Phase::kRinging; }
 
   bool Write(const MediaMessage& message) {
     absl::MutexLock lock(&write_mu_);
@@ -232,10 +237,13 @@ class MediaCallLeg final : public CallLeg {
   void ReadLoop();
   // Handles one message from the callee; false for a protocol error.
   bool Handle(const MediaMessage& message, std::unique_ptr<media::AudioReceiver>& receiver);
-  void SendLoop();
+  // The ring timeout, on the scheduler's thread.
+  void RingTimeout();
 
   std::unique_ptr<parley::v1::MediaEndpoint::Stub> stub_;
   const DialRequest request_;
+  const std::shared_ptr<media::FrameScheduler> scheduler_;
+  media::FrameScheduler::Slot slot_;
   grpc::ClientContext context_;
   Clock::time_point ring_deadline_;
 
@@ -244,8 +252,8 @@ class MediaCallLeg final : public CallLeg {
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<OutItem> out_ ABSL_GUARDED_BY(mu_);
   int64_t queued_frames_ ABSL_GUARDED_BY(mu_) = 0;
-  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;  // a frame taken off the queue, being written
-  int clear_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;      // a frame taken off the queue, being written
+  bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;  // a Clear dropped the run being sent
   bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   LegStats stats_ ABSL_GUARDED_BY(mu_);
   Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);
@@ -256,11 +264,11 @@ class MediaCallLeg final : public CallLeg {
       ABSL_GUARDED_BY(write_mu_);
   bool writes_closed_ ABSL_GUARDED_BY(write_mu_) = false;
 
-  absl::Mutex encode_mu_;
-  std::unique_ptr<media::AudioSender> sender_ ABSL_GUARDED_BY(encode_mu_);
+  // Used only by RunDue, which the scheduler never runs on two threads at once.
+  std::unique_ptr<media::AudioSender> sender_;
+  media::FramePacer pacer_;
 
   std::thread reader_;
-  std::thread sender_thread_;
 };
 
 void MediaCallLeg::ReadLoop() {
@@ -399,60 +407,45 @@ bool MediaCallLeg::Handle(const MediaMessage& message,
   }
 }
 
-void MediaCallLeg::SendLoop() {
+void MediaCallLeg::RingTimeout() {
+  // Give up like a SIP CANCEL, then report no answer.
   {
     absl::MutexLock lock(&mu_);
-    while (phase_ == Phase::kRinging) {
-      auto left = ring_deadline_ - Clock::now();
-      if (left <= Clock::duration::zero()) break;
-      mu_.AwaitWithTimeout(absl::Condition(this, &MediaCallLeg::NotRinging),
-                           absl::FromChrono(left));
-    }
+    if (phase_ != Phase::kRinging) return;
+    phase_ = Phase::kEnded;
   }
+  MediaMessage m;
+  m.mutable_hangup()->set_reason(parley::v1::Hangup::REASON_CANCELED);
+  m.mutable_hangup()->set_detail("ring_timeout");
+  Write(m);
+  CloseWrites();
+  Emit(Terminal(LegEventType::kNoAnswer, "ring_timeout"));
+}
+
+std::optional<Clock::time_point> MediaCallLeg::RunDue(Clock::time_point now) {
+  // Everything at the front of the queue that is due: marks at once, one audio frame per
+  // period of the pacer. Frames due within the scheduler's `early` go now (a wake-up serves
+  // every call due around the same time).
   if (phase() == Phase::kRinging) {
-    // Ring timeout: give up like a SIP CANCEL, then report no answer.
-    bool ended_here = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (phase_ == Phase::kRinging) {
-        phase_ = Phase::kEnded;
-        ended_here = true;
-      }
-    }
-    if (ended_here) {
-      MediaMessage m;
-      m.mutable_hangup()->set_reason(parley::v1::Hangup::REASON_CANCELED);
-      m.mutable_hangup()->set_detail("ring_timeout");
-      Write(m);
-      CloseWrites();
-      Emit(Terminal(LegEventType::kNoAnswer, "ring_timeout"));
-      return;
-    }
+    if (now + scheduler_->early() < ring_deadline_) return ring_deadline_;
+    RingTimeout();
+    return std::nullopt;  // answered meanwhile: PlayAudio wakes us
   }
-  media::FramePacer pacer;
   for (;;) {
     OutItem item;
     bool new_run = false;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &MediaCallLeg::EndedOrQueued));
-      if (phase_ == Phase::kEnded) return;
+      if (phase_ != Phase::kUp || out_.empty()) return std::nullopt;
+      if (restart_pacer_) {
+        pacer_.Restart();
+        restart_pacer_ = false;
+      }
       if (!out_.front().is_mark) {
-        const int generation = clear_generation_;
-        Clock::time_point due = pacer.Due(Clock::now());
-        new_run = pacer.starts_run();
-        auto wait = due - Clock::now();
-        if (wait > Clock::duration::zero()) {
-          auto interrupted = [this, generation]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-            return phase_ == Phase::kEnded || clear_generation_ != generation;
-          };
-          mu_.AwaitWithTimeout(absl::Condition(&interrupted), absl::FromChrono(wait));
-        }
-        if (phase_ == Phase::kEnded) return;
-        if (clear_generation_ != generation) {
-          pacer.Restart();
-          continue;
-        }
+        now = Clock::now();
+        Clock::time_point due = pacer_.Due(now);
+        if (due > now + scheduler_->early()) return due;
+        new_run = pacer_.starts_run();
         --queued_frames_;
       }
       item = std::move(out_.front());
@@ -463,8 +456,7 @@ void MediaCallLeg::SendLoop() {
     if (item.is_mark) {
       m.mutable_mark()->set_name(item.mark);
     } else {
-      absl::MutexLock lock(&encode_mu_);
-      absl::StatusOr<std::string> payload = sender_->EncodePayload(item.pcm);
+      absl::StatusOr<std::string> payload = sender_->EncodePayload(item.pcm, new_run);
       if (!payload.ok()) {
         log::Warn("frame not encoded", {{"error", payload.status().ToString()}});
         absl::MutexLock state_lock(&mu_);
@@ -477,15 +469,15 @@ void MediaCallLeg::SendLoop() {
     absl::MutexLock lock(&mu_);
     in_flight_ = false;
     if (!item.is_mark) {
-      pacer.Sent(Clock::now());
+      const Clock::time_point sent = Clock::now();
+      pacer_.Sent(sent);
       if (stats_.first_audio_us < 0) {
         stats_.first_audio_us =
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - answered_at_)
-                .count();
+            std::chrono::duration_cast<std::chrono::microseconds>(sent - answered_at_).count();
       }
-      stats_.frames_sent = pacer.frames();
-      stats_.late_frames = pacer.late_frames();
-      stats_.max_late_us = pacer.max_late_us();
+      stats_.frames_sent = pacer_.frames();
+      stats_.late_frames = pacer_.late_frames();
+      stats_.max_late_us = pacer_.max_late_us();
     }
   }
 }
@@ -494,8 +486,10 @@ void MediaCallLeg::SendLoop() {
 
 std::unique_ptr<CallLeg> StartMediaCallLeg(std::shared_ptr<grpc::Channel> channel,
                                            const DialRequest& request,
-                                           std::unique_ptr<media::AudioSender> sender) {
-  auto leg = std::make_unique<MediaCallLeg>(std::move(channel), request, std::move(sender));
+                                           std::unique_ptr<media::AudioSender> sender,
+                                           std::shared_ptr<media::FrameScheduler> scheduler) {
+  auto leg = std::make_unique<MediaCallLeg>(std::move(channel), request, std::move(sender),
+                                            std::move(scheduler));
   leg->Start();
   return leg;
 }

@@ -1,9 +1,11 @@
 // Internal to the worker: the CallLeg of one MediaEndpoint.Call stream (media_leg.h documents
-// the protocol mapping). Two threads per leg: one reads the callee's messages (and delivers
-// decoded audio and events to the listener), one writes the Invite, enforces the ring timeout and
-// sends queued audio paced in real time (common/media/frame_pacer.h).
+// the protocol mapping). One thread per leg reads the callee's messages (and delivers decoded
+// audio and events to the listener) after writing the Invite; the process's FrameScheduler
+// (common/media/frame_scheduler.h) enforces the ring timeout and sends the queued audio paced in
+// real time (common/media/frame_pacer.h), for every leg from a thread per core.
 //
-//   std::unique_ptr<CallLeg> leg = StartMediaCallLeg(channel, request, std::move(sender));
+//   std::unique_ptr<CallLeg> leg =
+//       StartMediaCallLeg(channel, request, std::move(sender), scheduler);
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -11,15 +13,18 @@
 #include <memory>
 
 #include "common/media/audio_stream.h"
+#include "common/media/frame_scheduler.h"
 #include "services/worker/telephony.h"
 
 namespace parley::worker {
 
 // Opens the stream to the MediaEndpoint behind `channel` and sends Invite, on the leg's own
 // threads: returns at once and never fails (an unreachable endpoint ends the leg with
-// kFailed/trunk_error). `sender` encodes our audio (16 kHz).
+// kFailed/trunk_error). `sender` encodes our audio (16 kHz); `scheduler` sends it (the leg keeps
+// it alive).
 std::unique_ptr<CallLeg> StartMediaCallLeg(std::shared_ptr<grpc::Channel> channel,
                                            const DialRequest& request,
-                                           std::unique_ptr<media::AudioSender> sender);
+                                           std::unique_ptr<media::AudioSender> sender,
+                                           std::shared_ptr<media::FrameScheduler> scheduler);
 
 }  // namespace parley::worker

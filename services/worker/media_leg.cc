@@ -1,8 +1,7 @@
 #include "services/worker/media_leg.h"
 
-#include "common/grpc/client.h"
-
 #include "absl/strings/str_cat.h"
+#include "common/grpc/client.h"
 #include "common/json/struct_convert.h"
 #include "common/media/audio_stream.h"
 #include "services/worker/media_call_leg.h"
@@ -49,9 +48,11 @@ absl::StatusOr<std::unique_ptr<CallLeg>> GrpcTelephony::DialAddress(const DialRe
                                                                     const std::string& address) {
   if (request.listener == nullptr) return absl::InvalidArgumentError("listener: required");
   if (request.to.empty()) return absl::InvalidArgumentError("to: required");
-  auto sender = media::AudioSender::Create(audio::kPipelineRate);
+  auto sender = media::AudioSender::Create(
+      audio::kPipelineRate, audio::kFrameMs,
+      {.opus = options_.opus, .cache = options_.opus_cache_bytes > 0 ? &cache_ : nullptr});
   if (!sender.ok()) return sender.status();
-  return StartMediaCallLeg(ChannelFor(address), request, *std::move(sender));
+  return StartMediaCallLeg(ChannelFor(address), request, *std::move(sender), scheduler_);
 }
 
 }  // namespace parley::worker

@@ -19,6 +19,7 @@
 //
 //   GrpcTelephony telephony;                     // one channel per endpoint address, shared
 //   auto leg = telephony.Dial(request, config.trunk());
+//   GrpcTelephony cheap({.opus = {.complexity = 1}, .opus_cache_bytes = 16 << 20});
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -29,13 +30,33 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/audio/opus_codec.h"
+#include "common/audio/opus_packet_cache.h"
+#include "common/media/frame_scheduler.h"
 #include "services/worker/telephony.h"
 
 namespace parley::worker {
 
+struct GrpcTelephonyOptions {
+  // The encoder of the audio the legs send.
+  audio::OpusEncoderOptions opus;
+  // The legs share the Opus packets of audio they all send (greetings, scripted lines) up to
+  // this many bytes; 0 encodes every frame of every call (media::AudioSenderOptions::cache).
+  size_t opus_cache_bytes = 0;
+  // Threads that send every leg's audio (media::FrameScheduler); 0: one per core.
+  int send_threads = 0;
+};
+
 class GrpcTelephony final : public Telephony {
  public:
-  GrpcTelephony() = default;
+  // The legs it dials must end before it is destroyed (they share its packet cache).
+  explicit GrpcTelephony(GrpcTelephonyOptions options = {})
+      : options_(options),
+        cache_(options.opus_cache_bytes),
+        scheduler_(std::make_shared<media::FrameScheduler>(options.send_threads)) {}
+
+  // Hits and size of the shared packet cache (all zero without one).
+  audio::OpusPacketCacheStats CacheStats() const { return cache_.stats(); }
 
   // Dials through a "grpc" trunk (TrunkSpec.grpc.address). UNIMPLEMENTED for "sip" trunks;
   // otherwise fails as Telephony::Dial says.
@@ -49,6 +70,10 @@ class GrpcTelephony final : public Telephony {
  private:
   std::shared_ptr<grpc::Channel> ChannelFor(const std::string& address);
 
+  const GrpcTelephonyOptions options_;
+  audio::OpusPacketCache cache_;
+  // Shared with the legs (StartMediaCallLeg).
+  const std::shared_ptr<media::FrameScheduler> scheduler_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
 };

@@ -3,7 +3,8 @@
 // (ringing, answered, busy, no answer, declined, failure, hang-up, DTMF, playback marks) and the
 // callee's audio to a LegListener, and takes the agent's audio, paced in real time.
 //
-// Implementations: media_leg.h (the gRPC media protocol, trunk kind "grpc"); SIP later.
+// Implementations: media_leg.h (the gRPC media protocol, trunk kind "grpc"), sip/sip_telephony.h
+// (SIP trunks with RTP, trunk kind "sip"); TelephonyByKind picks one by the trunk's kind.
 //
 //   class Session : public LegListener { … OnLegEvent / OnLegAudio … };
 //   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<CallLeg> leg,
@@ -131,6 +132,9 @@ struct DialRequest {
   // Upper bound of the whole leg (a backstop deadline; the pipeline ends calls long before).
   absl::Duration max_duration = absl::Hours(4);
   LegListener* listener = nullptr;  // required
+  // The call's resolved credentials (name → secret; RuntimeConfig.credentials), for trunks that
+  // authenticate (a SIP trunk's digest password).
+  std::map<std::string, std::string> credentials;
 };
 
 class Telephony {
@@ -143,6 +147,23 @@ class Telephony {
   // telephony cannot dial.
   virtual absl::StatusOr<std::unique_ptr<CallLeg>> Dial(const DialRequest& request,
                                                         const parley::v1::Resource& trunk) = 0;
+};
+
+// Dials each trunk through the telephony registered for its spec's kind ("grpc", "sip").
+//
+//   TelephonyByKind telephony({{"grpc", &grpc}, {"sip", sip.get()}});
+class TelephonyByKind final : public Telephony {
+ public:
+  // `by_kind`: trunk kind → telephony (not owned; must outlive this).
+  explicit TelephonyByKind(std::map<std::string, Telephony*> by_kind)
+      : by_kind_(std::move(by_kind)) {}
+  // Dials through the telephony of the trunk's kind; UNIMPLEMENTED for a kind with none,
+  // otherwise as that telephony's Dial.
+  absl::StatusOr<std::unique_ptr<CallLeg>> Dial(const DialRequest& request,
+                                                const parley::v1::Resource& trunk) override;
+
+ private:
+  std::map<std::string, Telephony*> by_kind_;
 };
 
 }  // namespace parley::worker

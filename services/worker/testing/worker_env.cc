@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "common/crypto/secret_box.h"
 #include "common/json/struct_convert.h"
 #include "common/pg/pg_pool.h"
 #include "common/pg/testing/scratch_database.h"
@@ -55,7 +56,10 @@ ServicesEnv::ServicesEnv() {
 
   config_store_ = std::make_unique<config::ConfigStore>(pg_.get());
   if (absl::Status s = config_store_->Migrate(); !s.ok()) Die("config migrate", s);
-  config_handler_ = std::make_unique<config::ConfigHandler>(config_store_.get(), nullptr,
+  auto box = crypto::SecretBox::FromMasterKey(std::string(64, '7'));
+  if (!box.ok()) Die("secret box", box.status());
+  secrets_ = std::make_unique<crypto::SecretBox>(*std::move(box));
+  config_handler_ = std::make_unique<config::ConfigHandler>(config_store_.get(), secrets_.get(),
                                                             grpcx::TokenAuth::Disabled());
   config_server_ = Serve(config_handler_.get(), "parley.v1.ConfigService");
 
@@ -219,6 +223,8 @@ InProcessWorker::InProcessWorker(ServicesEnv& services, CallsEnv& calls, WorkerS
     : id_(settings.worker_id.empty() ? absl::StrCat("w", getpid(), "-", next_worker++)
                                      : settings.worker_id),
       metrics_(metrics::Metrics::Local()) {
+  by_kind_ = std::make_unique<TelephonyByKind>(
+      std::map<std::string, Telephony*>{{"grpc", &telephony_}, {"sip", settings.sip}});
   std::string config_address =
       settings.config_address.empty() ? services.config_address() : settings.config_address;
   config_ = std::make_unique<ConfigClient>(
@@ -229,28 +235,27 @@ InProcessWorker::InProcessWorker(ServicesEnv& services, CallsEnv& calls, WorkerS
       RuntimeConfigCache::Options{.ttl = settings.config_ttl,
                                   .defaults = SystemDefaultConfig(settings.default_trunk),
                                   .metrics = metrics_.get()});
-  worker_ = std::make_unique<Worker>(WorkerOptions{.identity = {.worker_id = id_,
-                                                                .host = "localhost",
-                                                                .pid = static_cast<int>(getpid()),
-                                                                .capacity = settings.max_calls,
-                                                                .version = "test",
-                                                                .admin_address = "",
-                                                                .start_time = absl::Now()},
-                                                   .lease = settings.lease,
-                                                   .drain_deadline = settings.drain_deadline,
-                                                   .read_block = absl::Milliseconds(200),
-                                                   .heartbeat = absl::Seconds(1),
-                                                   .redis_url = std::getenv("PARLEY_REDIS_URL"),
-                                                   .drain_grace = absl::Seconds(2)},
-                                     WorkerDeps{.store = &calls.store(),
-                                                .redis = calls.redis(),
-                                                .configs = configs_.get(),
-                                                .state = state_.get(),
-                                                .telephony = &telephony_,
-                                                .pipelines = settings.pipelines != nullptr
-                                                                  ? settings.pipelines
-                                                                  : &pipelines_,
-                                                .metrics = metrics_.get()});
+  worker_ = std::make_unique<Worker>(
+      WorkerOptions{.identity = {.worker_id = id_,
+                                 .host = "localhost",
+                                 .pid = static_cast<int>(getpid()),
+                                 .capacity = settings.max_calls,
+                                 .version = "test",
+                                 .admin_address = "",
+                                 .start_time = absl::Now()},
+                    .lease = settings.lease,
+                    .drain_deadline = settings.drain_deadline,
+                    .read_block = absl::Milliseconds(200),
+                    .heartbeat = absl::Seconds(1),
+                    .redis_url = std::getenv("PARLEY_REDIS_URL"),
+                    .drain_grace = absl::Seconds(2)},
+      WorkerDeps{.store = &calls.store(),
+                 .redis = calls.redis(),
+                 .configs = configs_.get(),
+                 .state = state_.get(),
+                 .telephony = by_kind_.get(),
+                 .pipelines = settings.pipelines != nullptr ? settings.pipelines : &pipelines_,
+                 .metrics = metrics_.get()});
   if (absl::Status s = worker_->Start(); !s.ok()) Die("start worker", s);
   if (!worker_->WaitControlSubscribed(absl::Seconds(5))) {
     Die("control channel", absl::DeadlineExceededError("not subscribed"));

@@ -31,6 +31,9 @@
 #include "services/worker/test_prompt_pipeline.h"
 #include "services/worker/worker.h"
 
+namespace parley::crypto {
+class SecretBox;
+}  // namespace parley::crypto
 namespace parley::config {
 class ConfigHandler;
 class ConfigStore;
@@ -82,6 +85,7 @@ class ServicesEnv final {
   std::unique_ptr<pg::PgPool> pg_;
   std::unique_ptr<redis::RedisPool> redis_;
   std::string state_prefix_;
+  std::unique_ptr<crypto::SecretBox> secrets_;  // a fixed test key: credentials work
   std::unique_ptr<config::ConfigStore> config_store_;
   std::unique_ptr<config::ConfigHandler> config_handler_;
   std::unique_ptr<grpcx::GrpcServer> config_server_;
@@ -142,6 +146,8 @@ struct WorkerSettings {
   std::string worker_id;  // "" = a fresh one
   // The pipelines calls get; null = the test-prompt pipeline (pipelines()).
   PipelineFactory* pipelines = nullptr;
+  // Telephony for trunks of kind "sip" (e.g. a sip::SipTelephony); null = none.
+  Telephony* sip = nullptr;
 };
 
 // A worker running in this process against the env.
@@ -162,6 +168,7 @@ class InProcessWorker final {
   std::unique_ptr<StateClient> state_;
   std::unique_ptr<RuntimeConfigCache> configs_;
   GrpcTelephony telephony_;
+  std::unique_ptr<TelephonyByKind> by_kind_;
   TestPromptFactory pipelines_{TestPromptOptions{.keep_heard = true}};
   std::unique_ptr<Worker> worker_;
 };

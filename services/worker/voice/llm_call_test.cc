@@ -1,5 +1,5 @@
 // A call whose replies come from a language model: the pipeline with the graph engine and the
-// `ollama` (OpenAI-compatible) provider against a local server speaking the Chat Completions
+// `openai` (OpenAI-compatible) provider against a local server speaking the Chat Completions
 // streaming format (common/llm/testing). The model calls a set_state tool, the state patch goes
 // to the recorder, routing follows the state it wrote, and its streamed text is what the callee
 // hears and what the transcript keeps. Runs on a fake clock (the HTTP is real, on loopback).
@@ -59,7 +59,8 @@ TEST(LlmCallTest, ModelToolWritesStateRoutesAndItsTextIsSpoken) {
   *config.mutable_template_() = Struct(
       {{"stt", {{"provider", "list"}}},
        {"tts", {{"provider", "tone"}}},
-       {"llm", {{"provider", "ollama"}, {"base_url", server.base_url()}, {"model", "llama3"}}}});
+       {"llm", {{"provider", "openai"}, {"base_url", server.base_url()}, {"model", "llama3"}}}});
+  (*config.mutable_credentials())["openai"] = "sk-test";
   *config.mutable_agent() = Struct({{"template", "t"}, {"graph", "g"}, {"trunk", "sim"}});
   config.mutable_graph()->set_name("g");
   *config.mutable_graph()->mutable_spec() = Struct(nlohmann::json::parse(R"({

@@ -14,7 +14,11 @@ template <typename T>
 struct Link {
   std::string name;
   std::shared_ptr<T> provider;
+  CircuitBreaker* breaker = nullptr;  // the worker-wide breaker of this provider's endpoint
 };
+
+constexpr char kReasonError[] = "error";
+constexpr char kReasonCircuitOpen[] = "circuit_open";
 
 // The index of the provider in use, shared by a chain's wrappers: once a provider failed the call
 // stays on its successor (a per-call circuit breaker — a provider that just failed mid-call is
@@ -29,14 +33,15 @@ class ChainCursor {
     return current_;
   }
   // Moves past `failed` (if it is still current); false when there is nothing after it.
-  bool Advance(size_t failed, const absl::Status& error) {
+  // `reason` is kReasonError or kReasonCircuitOpen.
+  bool Advance(size_t failed, const absl::Status& error, const char* reason = kReasonError) {
     Fallback fallback;
     {
       absl::MutexLock lock(&mu_);
       if (failed + 1 >= names_.size()) return false;
       if (current_ != failed) return true;  // another thread already moved on
       current_ = failed + 1;
-      fallback = {kind_, names_[failed], names_[failed + 1], std::string(error.message())};
+      fallback = {kind_, names_[failed], names_[failed + 1], std::string(error.message()), reason};
     }
     if (observer_) observer_(fallback);
     return true;
@@ -54,6 +59,21 @@ bool Retryable(const absl::Status& status) {
   return !status.ok() && status.code() != absl::StatusCode::kCancelled;
 }
 
+// Whether link `i` of the chain may be used now. When its circuit is open and a successor
+// exists, the cursor moves on (the fallback event names the open circuit) and false is returned:
+// the caller loops to the new current link. The last link is always tried: a call that might
+// fail beats one that certainly does.
+template <typename T>
+bool Usable(const std::vector<Link<T>>& chain, ChainCursor& cursor, size_t i) {
+  std::string why;
+  if (chain[i].breaker == nullptr || chain[i].breaker->Allow(&why)) return true;
+  return !cursor.Advance(i, absl::UnavailableError(why), kReasonCircuitOpen);
+}
+
+void RecordOutcome(CircuitBreaker* breaker, const absl::Status& status) {
+  if (breaker != nullptr) breaker->Record(status);
+}
+
 class FallbackTts final : public speech::TextToSpeech {
  public:
   FallbackTts(std::vector<Link<speech::TextToSpeech>> chain, std::shared_ptr<ChainCursor> cursor)
@@ -63,6 +83,7 @@ class FallbackTts final : public speech::TextToSpeech {
                           absl::FunctionRef<void(std::span<const int16_t>)> on_audio,
                           const speech::CancelFlag* cancel) override {
     for (size_t i = cursor_->current();; i = cursor_->current()) {
+      if (!Usable(chain_, *cursor_, i)) continue;
       bool delivered = false;
       absl::Status status = chain_[i].provider->Synthesize(
           text,
@@ -71,6 +92,7 @@ class FallbackTts final : public speech::TextToSpeech {
             on_audio(pcm);
           },
           cancel);
+      RecordOutcome(chain_[i].breaker, status);
       // Audio already played cannot be taken back: only a failure before any audio hands over.
       if (!Retryable(status) || delivered || !cursor_->Advance(i, status)) return status;
     }
@@ -90,6 +112,7 @@ class FallbackLlm final : public speech::LanguageModel {
                                           absl::FunctionRef<void(std::string_view)> on_text,
                                           const speech::CancelFlag* cancel) override {
     for (size_t i = cursor_->current();; i = cursor_->current()) {
+      if (!Usable(chain_, *cursor_, i)) continue;
       bool delivered = false;
       absl::StatusOr<speech::ChatResult> result = chain_[i].provider->Chat(
           request,
@@ -98,6 +121,7 @@ class FallbackLlm final : public speech::LanguageModel {
             on_text(text);
           },
           cancel);
+      RecordOutcome(chain_[i].breaker, result.status());
       if (!Retryable(result.status()) || delivered || !cursor_->Advance(i, result.status())) {
         return result;
       }
@@ -137,6 +161,7 @@ class FallbackSttSession final : public speech::SttSession {
   absl::StatusOr<std::string> EndUtterance() override {
     in_utterance_ = false;
     absl::StatusOr<std::string> text = session_->EndUtterance();
+    RecordOutcome(chain_[index_].breaker, text.status());
     if (text.ok()) return text;
     PARLEY_RETURN_IF_ERROR(Switch(text.status()));
     return std::string();  // what was said went with the failed provider
@@ -146,6 +171,7 @@ class FallbackSttSession final : public speech::SttSession {
   absl::Status Guard(const std::function<absl::Status()>& op) {
     absl::Status status = op();
     if (status.ok()) return status;
+    RecordOutcome(chain_[index_].breaker, status);
     PARLEY_RETURN_IF_ERROR(Switch(status));
     return op();
   }
@@ -154,8 +180,10 @@ class FallbackSttSession final : public speech::SttSession {
     for (;;) {
       if (!cursor_->Advance(index_, failure)) return failure;
       index_ = cursor_->current();
+      while (!Usable(chain_, *cursor_, index_)) index_ = cursor_->current();
       absl::StatusOr<std::unique_ptr<speech::SttSession>> next =
           chain_[index_].provider->StartSession(options_);
+      RecordOutcome(chain_[index_].breaker, next.status());
       if (!next.ok()) continue;
       session_ = std::move(*next);
       if (in_utterance_) PARLEY_RETURN_IF_ERROR(session_->StartUtterance());
@@ -179,11 +207,13 @@ class FallbackStt final : public speech::SpeechToText {
   absl::StatusOr<std::unique_ptr<speech::SttSession>> StartSession(
       const speech::SttSessionOptions& options) override {
     for (size_t i = cursor_->current();; i = cursor_->current()) {
+      if (!Usable(chain_, *cursor_, i)) continue;
       absl::StatusOr<std::unique_ptr<speech::SttSession>> session =
           chain_[i].provider->StartSession(options);
+      RecordOutcome(chain_[i].breaker, session.status());
       if (session.ok()) {
-        return std::unique_ptr<speech::SttSession>(std::make_unique<FallbackSttSession>(
-            chain_, cursor_, options, i, std::move(*session)));
+        return std::unique_ptr<speech::SttSession>(
+            std::make_unique<FallbackSttSession>(chain_, cursor_, options, i, std::move(*session)));
       }
       if (!Retryable(session.status()) || !cursor_->Advance(i, session.status())) {
         return session.status();
@@ -200,7 +230,8 @@ class FallbackStt final : public speech::SpeechToText {
 template <typename T, typename Config, typename Maker>
 absl::StatusOr<std::pair<std::vector<Link<T>>, std::vector<std::string>>> BuildChain(
     std::string_view kind, const Config& primary, const std::map<std::string, Maker>& makers,
-    const Credentials& credentials, const FallbackObserver& on_fallback) {
+    const Credentials& credentials, const FallbackObserver& on_fallback,
+    CircuitBreakers& breakers) {
   std::vector<const Config*> configs = {&primary};
   for (const Config& fallback : primary.fallbacks()) configs.push_back(&fallback);
   std::vector<Link<T>> chain;
@@ -211,7 +242,8 @@ absl::StatusOr<std::pair<std::vector<Link<T>>, std::vector<std::string>>> BuildC
     absl::StatusOr<std::shared_ptr<T>> built;
     auto maker = makers.find(config->provider());
     if (maker == makers.end()) {
-      built = absl::UnimplementedError(absl::StrCat(std::string(kind), " provider \"", config->provider(),
+      built = absl::UnimplementedError(absl::StrCat(std::string(kind), " provider \"",
+                                                    config->provider(),
                                                     "\" is not available in this worker"));
     } else {
       built = maker->second(*config, credentials);
@@ -225,10 +257,13 @@ absl::StatusOr<std::pair<std::vector<Link<T>>, std::vector<std::string>>> BuildC
       continue;
     }
     if (!last_name.empty() && on_fallback) {
-      on_fallback({std::string(kind), last_name, config->provider(), std::string(last.message())});
+      on_fallback({std::string(kind), last_name, config->provider(), std::string(last.message()),
+                   kReasonError});
       last_name.clear();
     }
-    chain.push_back({config->provider(), std::move(*built)});
+    chain.push_back({config->provider(), std::move(*built),
+                     breakers.For(absl::StrCat(AbslView(kind), "/", config->provider(), "/",
+                                               config->base_url()))});
     names.push_back(config->provider());
   }
   if (chain.empty()) return last;
@@ -242,20 +277,23 @@ absl::StatusOr<CallProviders> ProviderRegistry::Build(const parley::v1::Template
                                                       FallbackObserver on_fallback) const {
   CallProviders providers;
   {
-    PARLEY_ASSIGN_OR_RETURN(auto chain, BuildChain<speech::SpeechToText>(
-                                            "stt", spec.stt(), stt_, credentials, on_fallback));
+    PARLEY_ASSIGN_OR_RETURN(auto chain,
+                            BuildChain<speech::SpeechToText>("stt", spec.stt(), stt_, credentials,
+                                                             on_fallback, *breakers_));
     auto cursor = std::make_shared<ChainCursor>("stt", chain.second, on_fallback);
     providers.stt = std::make_shared<FallbackStt>(std::move(chain.first), std::move(cursor));
   }
   {
-    PARLEY_ASSIGN_OR_RETURN(auto chain, BuildChain<speech::TextToSpeech>(
-                                            "tts", spec.tts(), tts_, credentials, on_fallback));
+    PARLEY_ASSIGN_OR_RETURN(auto chain,
+                            BuildChain<speech::TextToSpeech>("tts", spec.tts(), tts_, credentials,
+                                                             on_fallback, *breakers_));
     auto cursor = std::make_shared<ChainCursor>("tts", chain.second, on_fallback);
     providers.tts = std::make_shared<FallbackTts>(std::move(chain.first), std::move(cursor));
   }
   {
-    PARLEY_ASSIGN_OR_RETURN(auto chain, BuildChain<speech::LanguageModel>(
-                                            "llm", spec.llm(), llm_, credentials, on_fallback));
+    PARLEY_ASSIGN_OR_RETURN(auto chain,
+                            BuildChain<speech::LanguageModel>("llm", spec.llm(), llm_, credentials,
+                                                              on_fallback, *breakers_));
     // A null head (`scripted`) means no language model at all.
     if (chain.first.front().provider != nullptr) {
       std::vector<Link<speech::LanguageModel>> usable;

@@ -1,6 +1,7 @@
 // Builds a call's speech and language providers from its template by provider name, and wraps
 // each template section's fallback chain so a failing provider hands over to the next one and the
-// call's events say so (DESIGN.md, "Media and the voice pipeline").
+// call's events say so (DESIGN.md, "Media and the voice pipeline"). A provider that keeps failing
+// across calls has its circuit opened (circuit_breaker.h) and is skipped until a probe succeeds.
 //
 //   ProviderRegistry registry;
 //   RegisterEmbeddedProviders(registry, {});        // espeak, pocketsphinx, scripted
@@ -23,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "common/speech/providers.h"
 #include "parley/v1/config.pb.h"
+#include "services/worker/voice/circuit_breaker.h"
 
 namespace parley::worker {
 
@@ -32,6 +34,9 @@ struct Fallback {
   std::string from;  // provider name that failed
   std::string to;    // provider name used instead
   std::string error;
+  // Why: "error" (`from` failed with `error`) or "circuit_open" (`from` failed repeatedly on
+  // recent calls and was not tried; `error` says how often and when it is probed again).
+  std::string reason = "error";
 };
 using FallbackObserver = std::function<void(const Fallback&)>;
 
@@ -47,6 +52,11 @@ struct CallProviders {
 
 class ProviderRegistry final {
  public:
+  // `breakers`: when a provider's circuit opens (circuit_breaker.h); shared by every call built
+  // here, keyed by kind, provider name and base_url.
+  explicit ProviderRegistry(CircuitBreakerOptions breakers = {})
+      : breakers_(std::make_shared<CircuitBreakers>(std::move(breakers))) {}
+
   using SttMaker = std::function<absl::StatusOr<std::shared_ptr<speech::SpeechToText>>(
       const parley::v1::SttConfig&, const Credentials&)>;
   using TtsMaker = std::function<absl::StatusOr<std::shared_ptr<speech::TextToSpeech>>(
@@ -73,6 +83,7 @@ class ProviderRegistry final {
   std::map<std::string, SttMaker> stt_;
   std::map<std::string, TtsMaker> tts_;
   std::map<std::string, LlmMaker> llm_;
+  std::shared_ptr<CircuitBreakers> breakers_;
 };
 
 }  // namespace parley::worker

@@ -212,8 +212,10 @@ void VoicePipeline::CheckTimers() {
   if (host_ == nullptr || stopping_) return;
   FillGaps();
   absl::Time now = clock_->Now();
-  // An agent turn ends when everything it queued has been sent.
-  if (agent_ && !agent_->producing && host_->leg().QueuedAudio() == absl::ZeroDuration()) {
+  // An agent turn ends when everything it queued has been sent. The leg's queue is read once
+  // here (it takes the leg's lock, which its sending thread wants every frame).
+  bool agent_talking = AgentTalking();
+  if (agent_ && !agent_talking) {
     FinishAgentTurn(false, "");
     last_activity_ = now;
   }
@@ -243,7 +245,7 @@ void VoicePipeline::CheckTimers() {
     voicemail_ = Voicemail::kNone;
   }
   if (endpointer_.Poll()) EndTurn();
-  bool idle = !AgentTalking() && jobs_.empty() && !speaker_busy_ && !vad_.speaking() &&
+  bool idle = !agent_talking && jobs_.empty() && !speaker_busy_ && !vad_.speaking() &&
               !endpointer_.waiting() && turn_text_.empty();
   if (idle && now - last_activity_ >= settings_.silence_timeout) {
     last_activity_ = now;

@@ -105,7 +105,11 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
           return;
         }
         slot->pipeline->Event("provider_fallback",
-                              {{"kind", f.kind}, {"from", f.from}, {"to", f.to}, {"error", f.error}});
+                              {{"kind", f.kind},
+                               {"from", f.from},
+                               {"to", f.to},
+                               {"error", f.error},
+                               {"reason", f.reason}});
       }));
   std::shared_ptr<speech::LanguageModel> llm = providers.llm;
   VoiceSettings settings = SettingsFromTemplate(spec);
@@ -131,7 +135,11 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
     slot->pipeline = raw;
     for (const Fallback& f : slot->early) {
       raw->Event("provider_fallback",
-                 {{"kind", f.kind}, {"from", f.from}, {"to", f.to}, {"error", f.error}});
+                 {{"kind", f.kind},
+                               {"from", f.from},
+                               {"to", f.to},
+                               {"error", f.error},
+                               {"reason", f.reason}});
     }
     slot->early.clear();
   }
@@ -327,6 +335,9 @@ void VoicePipeline::OnAnswered(PipelineHost& host) {
         if (!host.leg().PlayAudio(frame).ok()) break;
         ++agent_->frames;
       }
+      // The leg holds its own copy now; this one would stay for the whole call (~130 KiB for a
+      // four-second greeting).
+      std::vector<audio::PcmFrame>().swap(greeting_);
       greeting_ms_ = Ms(clock_->Now() - answered_at_);
     }
     if (greeting_turn_.end_call) {

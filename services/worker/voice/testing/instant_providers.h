@@ -40,6 +40,10 @@ struct ToneSpeechOptions {
   int ms_per_word = 200;  // audio length per word of text (at least one frame per call)
   double hz = 440;
   int amplitude = 4000;
+  // Each word its own tone (200–800 Hz, from the word): the same text gives the same audio and
+  // different texts different audio, as a real synthesiser's would — what the worker's Opus
+  // packet cache sees (bench/worker_bench). Off: one `hz` tone for everything.
+  bool pitch_per_word = false;
   // Fail every call with UNAVAILABLE (fallback tests).
   bool fail = false;
 };

@@ -1,0 +1,502 @@
+#include "services/worker/sip/sip_call.h"
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log/log.h"
+#include "common/media/frame_pacer.h"
+#include "common/status/status.h"
+#include "services/worker/sip/rtp_packet.h"
+#include "services/worker/sip/sdp.h"
+
+namespace parley::sip {
+namespace {
+
+using worker::LegEvent;
+using worker::LegEventType;
+
+LegEvent Terminal(LegEventType type, std::string reason, std::string detail, int sip_code) {
+  LegEvent e;
+  e.type = type;
+  e.reason = std::move(reason);
+  e.detail = std::move(detail);
+  e.sip_code = sip_code;
+  return e;
+}
+
+// The leg event for a final failure response to our INVITE.
+LegEvent FromFailure(int status, const std::string& phrase, bool from_peer) {
+  switch (status) {
+    case 486:
+    case 600:
+      return Terminal(LegEventType::kBusy, "busy", phrase, status);
+    case 408:
+      // A 408 that the transaction layer made up means nothing answered at all.
+      if (!from_peer) return Terminal(LegEventType::kFailed, "trunk_error", phrase, status);
+      return Terminal(LegEventType::kNoAnswer, "no_answer", phrase, status);
+    case 480:
+    case 487:
+      return Terminal(LegEventType::kNoAnswer, "no_answer", phrase, status);
+    case 603:
+      return Terminal(LegEventType::kDeclined, "declined", phrase, status);
+    case 404:
+    case 410:
+    case 484:
+    case 604:
+      return Terminal(LegEventType::kFailed, "invalid_number", phrase, status);
+    default:
+      return Terminal(LegEventType::kFailed, "trunk_error", phrase, status);
+  }
+}
+
+std::string Body(const sip_t* sip) {
+  if (sip == nullptr || sip->sip_payload == nullptr || sip->sip_payload->pl_data == nullptr) {
+    return "";
+  }
+  return std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+}
+
+}  // namespace
+
+SipCall::SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
+                 std::unique_ptr<RtpSession> rtp, std::string offer)
+    : stack_(stack),
+      request_(std::move(request)),
+      trunk_(std::move(trunk)),
+      rtp_(std::move(rtp)),
+      offer_(std::move(offer)) {}
+
+SipCall::~SipCall() {
+  if (sender_.joinable()) {
+    if (sender_.get_id() == std::this_thread::get_id()) {
+      sender_.detach();
+    } else {
+      sender_.join();
+    }
+  }
+}
+
+void SipCall::Start() {
+  ring_deadline_ = Clock::now() + absl::ToChronoNanoseconds(request_.ring_timeout);
+  std::shared_ptr<SipCall> self = shared_from_this();
+  stack_->Post([self](nua_t* nua) {
+    // Angle brackets keep URI parameters (;transport=tcp) in the URI, not the To header.
+    const std::string uri = self->trunk_.RequestUri(self->request_.to);
+    const std::string to = absl::StrCat("<", uri, ">");
+    const std::string from_user = self->request_.from.empty() ? "parley" : self->request_.from;
+    const std::string from = absl::StrCat("<sip:", from_user, "@", self->trunk_.host, ">");
+    nua_handle_t* nh = nua_handle(nua, self.get(), SIPTAG_TO_STR(to.c_str()),
+                                  SIPTAG_FROM_STR(from.c_str()), TAG_END());
+    if (nh == nullptr) {
+      self->EndWith(Terminal(LegEventType::kFailed, "trunk_error", "no SIP handle", 0));
+      return;
+    }
+    self->nh_ = nh;
+    self->stack_->Track(nh, self);
+    {
+      absl::MutexLock lock(&self->mu_);
+      if (self->phase_ == Phase::kEnded) {  // hung up before the INVITE left: never dial
+        self->Release(nh);
+        return;
+      }
+    }
+    const std::string route = self->trunk_.outbound_proxy.empty()
+                                  ? ""
+                                  : absl::StrCat("<", self->trunk_.outbound_proxy, ";lr>");
+    nua_invite(nh, NUTAG_URL(uri.c_str()), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+               SIPTAG_PAYLOAD_STR(self->offer_.c_str()),
+               TAG_IF(!route.empty(), SIPTAG_ROUTE_STR(route.c_str())), TAG_END());
+  });
+  sender_ = std::thread([self] { self->SendLoop(); });
+}
+
+void SipCall::Close() {
+  Hangup(worker::HangupCause::kError, "leg closed");
+  {
+    absl::MutexLock lock(&emit_mu_);
+    detached_ = true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  rtp_->Stop();
+  if (sender_.joinable() && sender_.get_id() != std::this_thread::get_id()) sender_.join();
+}
+
+void SipCall::Emit(const LegEvent& event) {
+  absl::MutexLock lock(&emit_mu_);
+  if (detached_ || request_.listener == nullptr) return;
+  request_.listener->OnLegEvent(event);
+}
+
+bool SipCall::EndWith(const LegEvent& event) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase_ == Phase::kEnded) return false;
+    phase_ = Phase::kEnded;
+    out_.clear();
+    dtmf_.clear();
+    queued_frames_ = 0;
+  }
+  audio_open_ = false;
+  rtp_->Stop();
+  Emit(event);
+  return true;
+}
+
+void SipCall::Release(nua_handle_t* nh) {
+  if (released_) return;
+  released_ = true;
+  stack_->Forget(nh);  // may drop the stack's reference to this call
+  nua_handle_destroy(nh);
+}
+
+void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_handle_t* nh,
+                      const sip_t* sip, tagi_t tags[]) {
+  switch (event) {
+    case nua_r_invite:
+      OnInviteResponse(status, phrase, nh, sip);
+      return;
+    case nua_i_bye: {
+      const bool ended = EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "BYE", 0));
+      (void)ended;
+      return;  // nua answers the BYE; the handle ends with the terminated state
+    }
+    case nua_i_invite:  // a re-INVITE: keep the session (refresh, hold) with our SDP
+      nua_respond(nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+                  SIPTAG_PAYLOAD_STR(offer_.c_str()), TAG_END());
+      return;
+    case nua_r_bye:
+      if (status >= 200) Release(nh);
+      return;
+    case nua_i_state: {
+      int state = nua_callstate_init;
+      tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+      if (state == nua_callstate_terminated) {
+        bool ended;
+        {
+          absl::MutexLock lock(&mu_);
+          ended = phase_ == Phase::kEnded;
+        }
+        if (ended) Release(nh);
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void SipCall::OnInviteResponse(int status, const char* phrase, nua_handle_t* nh, const sip_t* sip) {
+  const std::string text = phrase != nullptr ? phrase : "";
+  if (status == 100 && (text.rfind("Retry After", 0) == 0 || text.rfind("Redirected", 0) == 0)) {
+    // nua's own restarts: a 5xx with Retry-After (the INVITE would go again after a timer) or a
+    // 3xx (it already went to the new target). Either would be a second call: end it here;
+    // destroying the handle drops the timer, CANCEL stops a redirected INVITE.
+    const bool redirected = text.rfind("Redirected", 0) == 0;
+    EndWith(Terminal(LegEventType::kFailed, "trunk_error", text, redirected ? 302 : 503));
+    if (redirected) nua_cancel(nh, TAG_END());
+    Release(nh);
+    return;
+  }
+  if (status < 101) return;
+  if (status < 200) {
+    bool report;
+    {
+      absl::MutexLock lock(&mu_);
+      report = phase_ == Phase::kDialing && !ringing_reported_;
+      ringing_reported_ = true;
+    }
+    if (report) {
+      LegEvent e{.type = LegEventType::kRinging};
+      e.sip_code = status;
+      Emit(e);
+    }
+    return;
+  }
+  if (status < 300) {
+    Answered(nh, sip, status);
+    return;
+  }
+  if ((status == 401 || status == 407) && !auth_sent_ && !trunk_.auth_username.empty()) {
+    const msg_auth_t* challenge =
+        status == 401 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
+    const char* realm =
+        challenge != nullptr ? msg_params_find(challenge->au_params, "realm=") : nullptr;
+    bool ended;
+    {
+      absl::MutexLock lock(&mu_);
+      ended = phase_ == Phase::kEnded;
+    }
+    if (challenge != nullptr && realm != nullptr && !ended) {
+      auth_sent_ = true;
+      // The same INVITE again with credentials: same Call-ID, next CSeq — not a second call.
+      const std::string auth = absl::StrCat(challenge->au_scheme, ":", realm, ":",
+                                            trunk_.auth_username, ":", trunk_.auth_password);
+      nua_authenticate(nh, NUTAG_AUTH(auth.c_str()), TAG_END());
+      return;
+    }
+  }
+  LegEvent failure = FromFailure(status, text, sip != nullptr);
+  if (status == 401 || status == 407) {
+    failure = Terminal(LegEventType::kFailed, "trunk_error",
+                       auth_sent_ ? "authentication rejected" : "authentication required", status);
+  }
+  EndWith(failure);
+  Release(nh);
+}
+
+void SipCall::Answered(nua_handle_t* nh, const sip_t* sip, int status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase_ != Phase::kDialing) {
+      // The answer crossed our CANCEL or hang-up: nua has ACKed it; end the dialog.
+      nua_bye(nh, TAG_END());
+      return;
+    }
+  }
+  absl::StatusOr<MediaAnswer> media = ReadSdpAnswer(Body(sip), trunk_.codecs);
+  RtpCallbacks callbacks;
+  // The RTP thread never outlives this call (Close and the destructor stop it).
+  callbacks.on_audio = [this](const audio::PcmFrame& frame) {
+    if (!audio_open_) return;
+    absl::MutexLock lock(&emit_mu_);
+    if (!detached_ && request_.listener != nullptr) request_.listener->OnLegAudio(frame);
+  };
+  callbacks.on_dtmf = [this](const std::string& digit) {
+    if (!audio_open_) return;
+    LegEvent e{.type = LegEventType::kDtmf};
+    e.digit = digit;
+    Emit(e);
+  };
+  absl::Status started = media.ok() ? rtp_->Start(*media, std::move(callbacks)) : media.status();
+  if (!started.ok()) {
+    log::Warn("sip answer unusable", {{"error", started.ToString()}});
+    EndWith(Terminal(LegEventType::kFailed, "trunk_error", std::string(started.message()), 488));
+    nua_bye(nh, TAG_END());
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase_ != Phase::kDialing) {
+      nua_bye(nh, TAG_END());
+      return;
+    }
+    phase_ = Phase::kUp;
+    was_up_ = true;
+    answered_at_ = Clock::now();
+  }
+  LegEvent e{.type = LegEventType::kAnswered};
+  e.answer_rate = media->codec.clock_rate;
+  e.sip_code = status;
+  Emit(e);
+  audio_open_ = true;
+}
+
+absl::Status SipCall::PlayAudio(const audio::PcmFrame& frame) {
+  if (frame.sample_rate != audio::kPipelineRate ||
+      frame.samples.size() != static_cast<size_t>(audio::kFrameSamples)) {
+    return absl::InvalidArgumentError("audio: a frame is 20 ms at 16 kHz");
+  }
+  absl::MutexLock lock(&mu_);
+  if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
+  out_.push_back({frame.samples, "", false});
+  ++queued_frames_;
+  return absl::OkStatus();
+}
+
+absl::Status SipCall::PlayMark(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
+  out_.push_back({{}, name, true});
+  return absl::OkStatus();
+}
+
+void SipCall::Clear() {
+  std::vector<std::string> dropped_marks;
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase_ != Phase::kUp) return;
+    for (const OutItem& item : out_) {
+      if (item.is_mark) dropped_marks.push_back(item.mark);
+    }
+    out_.clear();
+    queued_frames_ = 0;
+    ++clear_generation_;
+  }
+  // RTP has no flush message: what was sent is in the callee's jitter buffer (tens of ms).
+  for (const std::string& mark : dropped_marks) {
+    LegEvent e{.type = LegEventType::kMark};
+    e.mark = mark;
+    e.mark_cleared = true;
+    Emit(e);
+  }
+}
+
+absl::Status SipCall::SendDtmf(const std::string& digit, int duration_ms) {
+  if (TelephoneEventCode(digit) < 0) {
+    return absl::InvalidArgumentError("digit: not one of 0-9 * # A-D");
+  }
+  absl::MutexLock lock(&mu_);
+  if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
+  dtmf_.emplace_back(digit, duration_ms);
+  return absl::OkStatus();
+}
+
+absl::Duration SipCall::QueuedAudio() const {
+  absl::MutexLock lock(&mu_);
+  return absl::Milliseconds(queued_frames_ * audio::kFrameMs);
+}
+
+bool SipCall::WaitAudioSent(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::AudioSentOrEnded), timeout);
+}
+
+void SipCall::Hangup(worker::HangupCause cause, const std::string& detail) {
+  bool was_up;
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase_ == Phase::kEnded) return;
+    phase_ = Phase::kEnded;
+    was_up = was_up_;
+    out_.clear();
+    dtmf_.clear();
+    queued_frames_ = 0;
+  }
+  audio_open_ = false;
+  rtp_->Stop();
+  log::Info("sip hangup", {{"call_id", request_.call_id}, {"detail", detail}});
+  (void)cause;
+  std::shared_ptr<SipCall> self = shared_from_this();
+  stack_->Post([self, was_up](nua_t*) {
+    if (self->nh_ == nullptr || self->released_) return;
+    if (was_up) {
+      nua_bye(self->nh_, TAG_END());
+    } else {
+      nua_cancel(self->nh_, TAG_END());
+    }
+  });
+}
+
+worker::LegStats SipCall::Stats() const {
+  RtpStats rtp = rtp_->Stats();
+  absl::MutexLock lock(&mu_);
+  worker::LegStats out = stats_;
+  out.frames_received = rtp.frames_delivered;
+  out.frames_concealed = rtp.frames_concealed;
+  out.frames_dropped = rtp.packets_dropped;
+  return out;
+}
+
+void SipCall::SendLoop() {
+  {
+    absl::MutexLock lock(&mu_);
+    while (phase_ == Phase::kDialing) {
+      auto left = ring_deadline_ - Clock::now();
+      if (left <= Clock::duration::zero()) break;
+      mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::NotDialing), absl::FromChrono(left));
+    }
+  }
+  bool timed_out = false;
+  {
+    absl::MutexLock lock(&mu_);
+    timed_out = phase_ == Phase::kDialing;
+  }
+  if (timed_out) {
+    // Ring timeout: CANCEL the INVITE, report no answer.
+    if (EndWith(Terminal(LegEventType::kNoAnswer, "ring_timeout", "", 0))) {
+      std::shared_ptr<SipCall> self = shared_from_this();
+      stack_->Post([self](nua_t*) {
+        if (self->nh_ != nullptr && !self->released_) nua_cancel(self->nh_, TAG_END());
+      });
+    }
+    return;
+  }
+  media::FramePacer pacer;
+  // RTP never pauses while the call is up: with no agent audio queued a silence frame goes out
+  // every 20 ms, as a phone's would (trunks hang up calls whose RTP stops for a while).
+  const std::vector<int16_t> silence_frame(audio::kFrameSamples, 0);
+  const auto frame = std::chrono::milliseconds(audio::kFrameMs);
+  Clock::time_point silence_due = Clock::now();
+  for (;;) {
+    OutItem item;
+    std::optional<std::pair<std::string, int>> dtmf;
+    bool new_run = false;
+    bool silence = false;
+    {
+      absl::MutexLock lock(&mu_);
+      const auto left = silence_due - Clock::now();
+      if (left > Clock::duration::zero()) {
+        mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::EndedOrWork), absl::FromChrono(left));
+      }
+      if (phase_ == Phase::kEnded) return;
+      if (!EndedOrWork()) {
+        silence = true;
+      } else if (!dtmf_.empty()) {
+        dtmf = dtmf_.front();
+        dtmf_.pop_front();
+      } else if (!out_.front().is_mark) {
+        const int generation = clear_generation_;
+        Clock::time_point due = pacer.Due(Clock::now());
+        new_run = pacer.starts_run();
+        auto wait = due - Clock::now();
+        if (wait > Clock::duration::zero()) {
+          auto interrupted = [this, generation]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+            return phase_ == Phase::kEnded || clear_generation_ != generation;
+          };
+          mu_.AwaitWithTimeout(absl::Condition(&interrupted), absl::FromChrono(wait));
+        }
+        if (phase_ == Phase::kEnded) return;
+        if (clear_generation_ != generation) {
+          pacer.Restart();
+          continue;
+        }
+        --queued_frames_;
+      }
+      if (!silence && !dtmf.has_value()) {
+        item = std::move(out_.front());
+        out_.pop_front();
+      }
+      in_flight_ = !silence;
+    }
+    if (silence) {
+      (void)rtp_->SendFrame(silence_frame, false);
+      const Clock::time_point now = Clock::now();
+      silence_due = now - silence_due > 5 * frame ? now + frame : silence_due + frame;
+      continue;
+    }
+    if (dtmf.has_value()) {
+      absl::Status sent = rtp_->SendDtmf(dtmf->first, dtmf->second);
+      if (!sent.ok()) log::Warn("dtmf not sent", {{"error", sent.ToString()}});
+      pacer.Restart();
+    } else if (item.is_mark) {
+      LegEvent e{.type = LegEventType::kMark};
+      e.mark = item.mark;
+      Emit(e);
+    } else {
+      absl::Status sent = rtp_->SendFrame(item.pcm, new_run);
+      if (!sent.ok()) log::Warn("frame not sent", {{"error", sent.ToString()}});
+    }
+    if (!item.is_mark) silence_due = Clock::now() + frame;
+    absl::MutexLock lock(&mu_);
+    in_flight_ = false;
+    if (!dtmf.has_value() && !item.is_mark) {
+      pacer.Sent(Clock::now());
+      if (stats_.first_audio_us < 0) {
+        stats_.first_audio_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - answered_at_)
+                .count();
+      }
+      stats_.frames_sent = pacer.frames();
+      stats_.late_frames = pacer.late_frames();
+      stats_.max_late_us = pacer.max_late_us();
+    }
+  }
+}
+
+}  // namespace parley::sip

@@ -1,0 +1,104 @@
+// Internal to SipTelephony: one outbound SIP call — its INVITE transaction and dialog (driven on
+// the stack's thread), its RTP session, the queue of agent audio paced out by a thread of its
+// own, and the leg events (sip_telephony.h documents the mapping). The CallLeg handed to the
+// worker wraps it; the stack keeps it alive while its NUA handle lives.
+#pragma once
+
+#include <sofia-sip/nua.h>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/worker/sip/rtp_session.h"
+#include "services/worker/sip/sip_stack.h"
+#include "services/worker/sip/sip_trunk.h"
+#include "services/worker/telephony.h"
+
+namespace parley::sip {
+
+class SipCall final : public std::enable_shared_from_this<SipCall> {
+ public:
+  SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
+          std::unique_ptr<RtpSession> rtp, std::string offer);
+  ~SipCall();
+
+  // Sends the INVITE (from the caller's thread: posts to the stack) and starts the send thread.
+  void Start();
+  // Stack thread: one NUA event for this call's handle.
+  void OnEvent(nua_event_t event, int status, const char* phrase, nua_handle_t* nh,
+               const sip_t* sip, tagi_t tags[]);
+  // The leg is gone: hang up if needed, stop the threads, never call the listener again.
+  void Close();
+
+  // CallLeg, as telephony.h says.
+  absl::Status PlayAudio(const audio::PcmFrame& frame);
+  absl::Status PlayMark(const std::string& name);
+  void Clear();
+  absl::Status SendDtmf(const std::string& digit, int duration_ms);
+  absl::Duration QueuedAudio() const;
+  bool WaitAudioSent(absl::Duration timeout);
+  void Hangup(worker::HangupCause cause, const std::string& detail);
+  worker::LegStats Stats() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Phase { kDialing, kUp, kEnded };
+  struct OutItem {
+    std::vector<int16_t> pcm;
+    std::string mark;
+    bool is_mark = false;
+  };
+
+  void Emit(const worker::LegEvent& event);
+  // Ends the call with `event` unless it already ended; true when it did end it.
+  bool EndWith(const worker::LegEvent& event);
+  void OnInviteResponse(int status, const char* phrase, nua_handle_t* nh, const sip_t* sip);
+  void Answered(nua_handle_t* nh, const sip_t* sip, int status);
+  void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
+  void SendLoop();
+  bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ == Phase::kEnded || (queued_frames_ == 0 && !in_flight_);
+  }
+  bool EndedOrWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ == Phase::kEnded || !out_.empty() || !dtmf_.empty();
+  }
+  bool NotDialing() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return phase_ != Phase::kDialing; }
+
+  SipTelephony::Stack* const stack_;
+  const worker::DialRequest request_;
+  const SipTrunkConfig trunk_;
+  const std::unique_ptr<RtpSession> rtp_;
+  const std::string offer_;
+  std::thread sender_;
+
+  // Stack thread only.
+  nua_handle_t* nh_ = nullptr;
+  bool auth_sent_ = false;
+  bool released_ = false;
+
+  mutable absl::Mutex mu_;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kDialing;
+  bool was_up_ ABSL_GUARDED_BY(mu_) = false;
+  bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<OutItem> out_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<std::string, int>> dtmf_ ABSL_GUARDED_BY(mu_);
+  int64_t queued_frames_ ABSL_GUARDED_BY(mu_) = 0;
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  int clear_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  worker::LegStats stats_ ABSL_GUARDED_BY(mu_);
+  Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);
+  Clock::time_point ring_deadline_;
+
+  // Held while the listener runs; Close takes it to wait out a callback in progress.
+  absl::Mutex emit_mu_;
+  bool detached_ ABSL_GUARDED_BY(emit_mu_) = false;
+  std::atomic<bool> audio_open_{false};
+};
+
+}  // namespace parley::sip

@@ -1,0 +1,274 @@
+// Calls through a SIP trunk end to end: the worker in process (real Redis, config-api and state
+// over a scratch database) dials sipp (Debian's sip-tester, a SIP peer not written here) playing
+// the callee as a UAS. Each scenario's outcome is read back from the call record: answered calls
+// with RTP audio both ways (sipp echoes what it hears), busy, no answer, declined, invalid number,
+// trunk errors with their SIP code, the ring timeout's CANCEL, and digest authentication.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/audio/tone.h"
+#include "services/worker/sip/sip_telephony.h"
+#include "services/worker/sip/testing/sipp.h"
+#include "services/worker/testing/worker_env.h"
+
+namespace parley::worker {
+namespace {
+
+using sip::testing::SippPeer;
+using testing::CallsEnv;
+using testing::InProcessWorker;
+using testing::NewNumber;
+using testing::ServicesEnv;
+
+int CountInvitesReceived(const std::string& log) {
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StartsWith(line, "INVITE sip:")) ++n;
+  }
+  return n;
+}
+
+class SipCallTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    services_ = new ServicesEnv();
+    services_->Apply(parley::v1::RESOURCE_KIND_TEMPLATE, "sip-tmpl",
+                     R"({"limits": {"ring_timeout_s": 5}})");
+    services_->Apply(parley::v1::RESOURCE_KIND_GRAPH, "sip-graph", R"({
+        "start_node": "greet", "terminal_nodes": ["bye"],
+        "nodes": [{"name": "greet", "say": ["Hello"], "transitions": [{"to": "bye"}]},
+                  {"name": "bye", "say": ["Goodbye"]}]})");
+    services_->Apply(parley::v1::RESOURCE_KIND_CREDENTIAL, "sip-pass",
+                     R"({"provider": "sip", "secret": "s3cret"})");
+    auto telephony = sip::SipTelephony::Create(
+        {.sip_address = "127.0.0.1", .sip_port = 0, .rtp_address = "127.0.0.1"});
+    ASSERT_TRUE(telephony.ok()) << telephony.status();
+    sip_ = telephony->release();
+  }
+  static void TearDownTestSuite() {
+    delete sip_;
+    delete services_;
+  }
+
+  // An agent whose trunk points at `peer`; returns the agent's name.
+  std::string AgentFor(const SippPeer& peer, const std::string& codecs = R"(["pcmu"])",
+                       const std::string& auth = "", const std::string& transport = "udp") {
+    const std::string name = absl::StrCat("sip-agent-", ++agents_);
+    services_->Apply(
+        parley::v1::RESOURCE_KIND_TRUNK, name + "-trunk",
+        absl::StrCat(R"({"kind": "sip", "sip": {"host": "127.0.0.1", "port": )", peer.port(),
+                     R"(, "transport": ")", transport, R"(", "codecs": )", codecs,
+                     R"(, "rtp_port_min": 30000, "rtp_port_max": 40000)", auth, "}}"));
+    services_->Apply(parley::v1::RESOURCE_KIND_AGENT, name,
+                     absl::StrCat(R"({"template": "sip-tmpl", "graph": "sip-graph", "trunk": ")",
+                                  name, R"(-trunk", "from": "+14155559999"})"));
+    return name;
+  }
+
+  static std::string LastDetail(CallsEnv& calls, const std::string& id, const std::string& key) {
+    std::vector<calls::CallEvent> events = calls.Events(id);
+    for (auto e = events.rbegin(); e != events.rend(); ++e) {
+      auto found = e->detail.find(key);
+      if (found != e->detail.end()) return found->second;
+    }
+    return "";
+  }
+
+  static ServicesEnv* services_;
+  static sip::SipTelephony* sip_;
+  int agents_ = 0;
+};
+
+ServicesEnv* SipCallTest::services_ = nullptr;
+sip::SipTelephony* SipCallTest::sip_ = nullptr;
+
+class SipAnswerTest : public SipCallTest,
+                      public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
+
+// The callee answers in PCMU or PCMA and echoes our RTP: the call completes with every lifecycle
+// event, and the worker hears its own 440 Hz prompt back through G.711 at 16 kHz.
+TEST_P(SipAnswerTest, AnsweredCallCarriesAudioAndCompletes) {
+  const auto& [codec, pt] = GetParam();
+  SippPeer peer = SippPeer::Start("answer.xml", {{"codec_pt", pt}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  const std::string agent = AgentFor(peer, absl::StrCat(R"([")", codec, R"("])"));
+  std::string id = calls.CreateCall(
+      {.agent = agent, .to = NewNumber(), .context_json = R"({"test_prompt_ms": 2000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(calls.StatusTrail(id),
+            (std::vector<std::string>{"queued", "assigned", "dialing", "ringing", "in_progress",
+                                      "completed"}));
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  std::vector<int16_t> heard = worker.pipelines().Heard(id);
+  ASSERT_GE(heard.size(), 16000u) << "the echo of our prompt did not come back";
+  // The strongest second of what came back is our 440 Hz tone.
+  size_t best = 0;
+  double best_rms = 0;
+  for (size_t at = 0; at + 16000 <= heard.size(); at += 1600) {
+    const double rms = audio::Rms(std::span(heard).subspan(at, 16000));
+    if (rms > best_rms) {
+      best_rms = rms;
+      best = at;
+    }
+  }
+  std::span<const int16_t> loud = std::span(heard).subspan(best, 16000);
+  EXPECT_GT(best_rms, 1000);
+  EXPECT_NEAR(audio::ZeroCrossingFrequency(loud, 16000), 440, 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(G711, SipAnswerTest,
+                         ::testing::Values(std::pair<std::string, std::string>{"pcmu", "0"},
+                                           std::pair<std::string, std::string>{"pcma", "8"}));
+
+struct RejectCase {
+  int code;
+  std::string reason_phrase;
+  parley::v1::CallStatus status;
+  std::string ended_reason;
+};
+
+class SipRejectTest : public SipCallTest, public ::testing::WithParamInterface<RejectCase> {};
+
+// A final response ends the call with the mapped outcome and its SIP code, and no second INVITE
+// is ever sent for it.
+TEST_P(SipRejectTest, FinalResponseMapsToOutcome) {
+  const RejectCase& c = GetParam();
+  SippPeer peer =
+      SippPeer::Start("reject.xml", {{"code", absl::StrCat(c.code)}, {"reason", c.reason_phrase}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall({.agent = AgentFor(peer), .to = NewNumber()});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, c.status) << c.code;
+  EXPECT_EQ(done.ended_reason, c.ended_reason) << c.code;
+  EXPECT_EQ(LastDetail(calls, id, "sip_code"), absl::StrCat(c.code));
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  EXPECT_EQ(CountInvitesReceived(peer.Messages()), 1) << peer.Errors();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Responses, SipRejectTest,
+    ::testing::Values(
+        RejectCase{486, "Busy Here", parley::v1::CALL_STATUS_BUSY, "busy"},
+        RejectCase{600, "Busy Everywhere", parley::v1::CALL_STATUS_BUSY, "busy"},
+        RejectCase{480, "Temporarily Unavailable", parley::v1::CALL_STATUS_NO_ANSWER, "no_answer"},
+        RejectCase{603, "Decline", parley::v1::CALL_STATUS_DECLINED, "declined"},
+        RejectCase{404, "Not Found", parley::v1::CALL_STATUS_FAILED, "invalid_number"},
+        RejectCase{484, "Address Incomplete", parley::v1::CALL_STATUS_FAILED, "invalid_number"},
+        RejectCase{503, "Service Unavailable", parley::v1::CALL_STATUS_FAILED, "trunk_error"}),
+    [](const ::testing::TestParamInfo<RejectCase>& info) {
+      return absl::StrCat("Sip", info.param.code);
+    });
+
+// Nobody answers: at the ring timeout the worker sends CANCEL (sipp's scenario requires it) and
+// the call ends no_answer/ring_timeout.
+TEST_F(SipCallTest, RingTimeoutCancelsAndEndsNoAnswer) {
+  SippPeer peer = SippPeer::Start("ring.xml");
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall({.agent = AgentFor(peer), .to = NewNumber()});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_NO_ANSWER);
+  EXPECT_EQ(done.ended_reason, "ring_timeout");
+  EXPECT_EQ(calls.StatusTrail(id),
+            (std::vector<std::string>{"queued", "assigned", "dialing", "ringing", "no_answer"}));
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  EXPECT_EQ(CountInvitesReceived(peer.Messages()), 1);
+}
+
+// A 401 challenge is answered once with the trunk's digest credentials (the same call, so sipp
+// sees two INVITEs in one dialog) and sipp checks them before answering.
+TEST_F(SipCallTest, DigestChallengeIsAnsweredWithTheTrunkCredential) {
+  SippPeer peer =
+      SippPeer::Start("auth.xml", {{"user", "parley"}, {"password", "s3cret"}, {"codec_pt", "0"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  const std::string agent = AgentFor(
+      peer, R"(["pcmu"])", R"(, "auth_username": "parley", "auth_credential": "sip-pass")");
+  std::string id = calls.CreateCall(
+      {.agent = agent, .to = NewNumber(), .context_json = R"({"test_prompt_ms": 600})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  EXPECT_EQ(CountInvitesReceived(peer.Messages()), 2);
+}
+
+// Wrong credentials: sipp refuses with 403 and the call fails as a trunk error, once.
+TEST_F(SipCallTest, RejectedCredentialsFailTheCall) {
+  SippPeer peer =
+      SippPeer::Start("auth.xml", {{"user", "parley"}, {"password", "other"}, {"codec_pt", "0"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  const std::string agent = AgentFor(
+      peer, R"(["pcmu"])", R"(, "auth_username": "parley", "auth_credential": "sip-pass")");
+  std::string id = calls.CreateCall({.agent = agent, .to = NewNumber()});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_FAILED);
+  EXPECT_EQ(done.ended_reason, "trunk_error");
+  EXPECT_EQ(LastDetail(calls, id, "sip_code"), "403");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  EXPECT_EQ(CountInvitesReceived(peer.Messages()), 2);
+}
+
+// A 503 with Retry-After: nua would send the INVITE again after the delay — a second call.
+// The call ends failed/trunk_error with the code instead, and the peer sees one INVITE.
+TEST_F(SipCallTest, RetryAfterIsNotFollowedBySecondInvite) {
+  SippPeer peer = SippPeer::Start("reject_retry_after.xml");
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall({.agent = AgentFor(peer), .to = NewNumber()});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_FAILED);
+  EXPECT_EQ(done.ended_reason, "trunk_error");
+  EXPECT_EQ(LastDetail(calls, id, "sip_code"), "503");
+  EXPECT_EQ(peer.Wait(absl::Seconds(15)), 0) << peer.Errors();
+  EXPECT_EQ(CountInvitesReceived(peer.Messages()), 1) << peer.Messages();
+}
+
+// The callee presses 7 (RFC 4733 telephone events from a real peer): the call records the key.
+TEST_F(SipCallTest, CalleeKeyPressArrivesAsDtmfEvent) {
+  SippPeer peer = SippPeer::Start("answer_dtmf.xml", {{"codec_pt", "0"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 2500})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  std::vector<std::string> digits;
+  for (const calls::CallEvent& e : calls.Events(id)) {
+    if (e.type == "dtmf") digits.push_back(e.detail.count("digit") ? e.detail.at("digit") : "?");
+  }
+  EXPECT_EQ(digits, std::vector<std::string>{"7"});
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+}
+
+// A trunk with transport tcp: the same call over a TCP connection (sipp listening on TCP).
+TEST_F(SipCallTest, TcpTrunkCarriesTheCall) {
+  SippPeer peer = SippPeer::Start("answer.xml", {{"codec_pt", "0"}}, {"-t", "t1"});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  const std::string agent = AgentFor(peer, R"(["pcmu"])", "", "tcp");
+  std::string id = calls.CreateCall(
+      {.agent = agent, .to = NewNumber(), .context_json = R"({"test_prompt_ms": 600})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  EXPECT_NE(peer.Messages().find("TCP message received"), std::string::npos);
+}
+
+// Inbound calls are not routed yet: an INVITE to the worker's SIP port gets 404.
+TEST_F(SipCallTest, InboundInviteIsRefusedWithNotFound) {
+  SippPeer caller =
+      SippPeer::Start("inbound_invite.xml", {},
+                      {"-s", "+14155550123", absl::StrCat("127.0.0.1:", sip_->sip_port())});
+  EXPECT_EQ(caller.Wait(absl::Seconds(20)), 0) << caller.Errors();
+}
+
+}  // namespace
+}  // namespace parley::worker

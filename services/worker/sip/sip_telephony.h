@@ -1,0 +1,69 @@
+// Telephony over SIP trunks (trunk kind "sip"; issue 10): the worker places calls as a SIP user
+// agent with sofia-sip's NUA stack and carries their audio over RTP (rtp_session.h).
+//
+// One SipTelephony runs one SIP stack on a thread of its own, listening on one UDP+TCP port; all
+// calls share it. Dial sends an INVITE with an SDP offer (the trunk's codecs in order: Opus/48000
+// per RFC 7587, PCMU, PCMA, plus telephone-event) to sip:<to>@<trunk host>:<port> (through the
+// outbound proxy as a pre-loaded Route when set) and maps what comes back to leg events:
+//   1xx (180, 183)               → kRinging (once; early media is not played)
+//   401/407                      → the INVITE is sent once more with digest credentials (the
+//                                   same call: same Call-ID, next CSeq); a second challenge fails
+//                                   the call (kFailed trunk_error)
+//   2xx                          → ACK, RTP starts, kAnswered (answer_rate: the codec's clock)
+//   486, 600                     → kBusy "busy"
+//   480, 408, 487                → kNoAnswer "no_answer"
+//   603                          → kDeclined "declined"
+//   404, 484, 410, 604           → kFailed "invalid_number"
+//   5xx and anything else        → kFailed "trunk_error"; every response sets sip_code
+//   no final response in the ring timeout → CANCEL, kNoAnswer "ring_timeout"
+//   BYE from the callee          → kHangup "callee_hangup"
+// No response ever makes it send another INVITE for a new call (nua's retries are off).
+// Hangup sends CANCEL before the answer and BYE after it; a 200 that crosses our CANCEL is ACKed
+// and ended with BYE. INVITEs for other calls (inbound) get 404 until inbound routes exist;
+// a re-INVITE within a call is answered 200 with our SDP again (session refresh, hold).
+//
+//   PARLEY_ASSIGN_OR_RETURN(auto sip, SipTelephony::Create({.sip_address = "0.0.0.0"}));
+//   PARLEY_ASSIGN_OR_RETURN(auto leg, sip->Dial(request, config.trunk()));
+//
+// The telephony must outlive its legs.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/worker/telephony.h"
+
+namespace parley::sip {
+
+struct SipTelephonyOptions {
+  std::string sip_address = "0.0.0.0";  // IPv4 address the stack listens on (UDP and TCP)
+  int sip_port = 5060;                  // 0: a free port, chosen at Create
+  std::string rtp_address = "0.0.0.0";  // IPv4 address RTP sockets bind to
+  std::string user_agent = "Parley";
+};
+
+class SipTelephony final : public worker::Telephony {
+ public:
+  // Starts the SIP stack. UNAVAILABLE when the port cannot be bound; INVALID_ARGUMENT for an
+  // address that is not IPv4.
+  static absl::StatusOr<std::unique_ptr<SipTelephony>> Create(const SipTelephonyOptions& options);
+  ~SipTelephony() override;  // shuts the stack down (calls still up are dropped)
+
+  // Dials through a "sip" trunk. The request's credentials supply the digest password.
+  // INVALID_ARGUMENT / UNIMPLEMENTED as Telephony::Dial says (tls is UNIMPLEMENTED); UNAVAILABLE
+  // when no RTP port is free.
+  absl::StatusOr<std::unique_ptr<worker::CallLeg>> Dial(const worker::DialRequest& request,
+                                                        const parley::v1::Resource& trunk) override;
+
+  // The port the stack listens on.
+  int sip_port() const;
+
+  class Stack;
+
+ private:
+  explicit SipTelephony(std::unique_ptr<Stack> stack);
+  std::unique_ptr<Stack> stack_;
+};
+
+}  // namespace parley::sip
