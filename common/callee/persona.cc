@@ -199,6 +199,15 @@ absl::Status ParseSpec(const json& spec, std::string_view source, Persona& p) {
     PARLEY_RETURN_IF_ERROR(h.NoOthers());
   }
 
+  if (const json* faults = f.Get("faults"); faults != nullptr) {
+    if (!faults->is_object()) return f.Error("faults", "must be a mapping");
+    Fields x(*faults, "spec.faults", source);
+    PARLEY_RETURN_IF_ERROR(x.Bool("garbage_audio", p.faults.garbage_audio));
+    PARLEY_RETURN_IF_ERROR(x.Int("stop_audio_after_ms", 0, 3600000, p.faults.stop_audio_after_ms));
+    PARLEY_RETURN_IF_ERROR(x.Int("hangup_mid_reply_ms", 0, 600000, p.faults.hangup_mid_reply_ms));
+    PARLEY_RETURN_IF_ERROR(x.NoOthers());
+  }
+
   if (const json* vm = f.Get("voicemail"); vm != nullptr) {
     if (p.answer != AnswerMode::kVoicemail) {
       return f.Error("voicemail", "only for answer: voicemail");

@@ -30,6 +30,11 @@
 //       beep_ms: 500                # default 500
 //       record_s: 30                # hang up this long after the beep (default 30)
 //       end_silence_ms: 3000        # …or when the caller spoke and then was silent this long
+//     faults:                       # misbehaviour, for chaos tests of the worker (tests/chaos)
+//       garbage_audio: true         # every audio frame sent is random bytes, not Opus
+//       stop_audio_after_ms: 3000   # send no audio at all from this long after answering (the
+//                                   #   stream stays open, as when packets stop arriving)
+//       hangup_mid_reply_ms: 400    # hang up this far into the callee's first spoken reply
 //
 // Replies are matched to the agent's turns: when the agent has spoken and then stayed silent for
 // `pause_ms`, the callee says the next reply. Keyed replies need to know what the agent said,
@@ -91,6 +96,13 @@ struct Voicemail {
   int end_silence_ms = 3000;
 };
 
+// spec.faults: ways a real phone line misbehaves.
+struct Faults {
+  bool garbage_audio = false;
+  std::optional<int> stop_audio_after_ms;
+  std::optional<int> hangup_mid_reply_ms;
+};
+
 struct Persona {
   std::string name;
   std::string description;
@@ -102,6 +114,7 @@ struct Persona {
   std::optional<int> hangup_after_last_reply_ms;
   std::optional<int> hangup_after_s;
   Voicemail voicemail;
+  Faults faults;
   // Where the persona came from (a file path), for messages.
   std::string source;
 

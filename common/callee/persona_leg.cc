@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <random>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -296,8 +297,16 @@ grpc::Status PersonaEndpoint::Leg::Ringing() {
 
 void PersonaEndpoint::Leg::SendFrame(media::AudioSender& sender, std::span<const int16_t> frame,
                                      bool new_run, int64_t tick) {
+  const Faults& faults = persona_.faults;
+  if (faults.stop_audio_after_ms.has_value() && tick * kFrameMs >= *faults.stop_audio_after_ms) {
+    return;  // the line went dead one way: nothing reaches the worker any more
+  }
   absl::StatusOr<std::string> payload = sender.EncodePayload(frame);
   if (!payload.ok()) return;
+  if (faults.garbage_audio) {
+    thread_local std::minstd_rand noise(std::random_device{}());
+    for (char& byte : *payload) byte = static_cast<char>(noise() & 0xff);
+  }
   MediaMessage out;
   *out.mutable_audio() = sender.Stamp(*std::move(payload), new_run, Clock::now());
   Write(out);
@@ -519,6 +528,10 @@ grpc::Status PersonaEndpoint::Leg::Talk() {
           std::min<size_t>(kFrameSamples, clip.audio->size() - std::min(pos, clip.audio->size()));
       std::copy_n(clip.audio->begin() + pos, n, frame.begin());
       pos += kFrameSamples;
+      if (persona_.faults.hangup_mid_reply_ms.has_value() && clip.event.kind == "callee_said" &&
+          pos >= static_cast<size_t>(*persona_.faults.hangup_mid_reply_ms) * 16) {
+        return HangUp("persona faults.hangup_mid_reply_ms");
+      }
       SendFrame(**sender, frame, new_run, tick);
       new_run = false;
       if (pos >= clip.audio->size()) {

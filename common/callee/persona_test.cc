@@ -100,6 +100,19 @@ TEST(PersonaTest, AnswerModesAndVoicemail) {
   EXPECT_EQ(vm->front().voicemail.record_s, 5);
 }
 
+TEST(PersonaTest, FaultsForChaosTests) {
+  absl::StatusOr<std::vector<Persona>> p = ParsePersonas(
+      "kind: persona\nname: bad-line\nspec:\n  faults: {garbage_audio: true, "
+      "stop_audio_after_ms: 3000, hangup_mid_reply_ms: 400}\n",
+      "p.yaml");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE((*p)[0].faults.garbage_audio);
+  EXPECT_EQ((*p)[0].faults.stop_audio_after_ms, 3000);
+  EXPECT_EQ((*p)[0].faults.hangup_mid_reply_ms, 400);
+  EXPECT_THAT(Error("kind: persona\nname: x\nspec:\n  faults: {drop_half: true}\n"),
+              HasSubstr("spec.faults.drop_half: unknown field"));
+}
+
 TEST(PersonaTest, ErrorsNameTheField) {
   const std::string head = "kind: persona\nname: x\nspec:\n";
   EXPECT_EQ(Error(head + "  replies:\n    - a\n    - b\n    - say: \"\"\n"),

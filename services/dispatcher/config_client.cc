@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json/struct_convert.h"
+#include "common/log/log.h"
 #include "common/status/status.h"
 
 namespace parley::dispatcher {
@@ -60,10 +61,14 @@ absl::StatusOr<ConfigClient::Spec> ConfigClient::GetSpec(parley::v1::ResourceKin
                                                          std::string_view name) {
   std::string key = absl::StrCat(AbslView(field), "/", AbslView(name));
   absl::Time now = absl::Now();
+  Spec stale;
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && it->second.expires > now) return it->second.spec;
+    if (it != cache_.end() && it->second.expires + options_.serve_stale_for > now) {
+      stale = it->second.spec;
+    }
   }
   parley::v1::GetResourceRequest request;
   request.set_kind(kind);
@@ -74,6 +79,13 @@ absl::StatusOr<ConfigClient::Spec> ConfigClient::GetSpec(parley::v1::ResourceKin
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
     return absl::NotFoundError(absl::StrCat(AbslView(field), ": ", AbslView(field), " \"",
                                             AbslView(name), "\" not found"));
+  }
+  if (stale != nullptr && (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
+    // config-api (or its Postgres) is away: the last answer is better than refusing calls.
+    log::Warn("config-api unreachable; serving a stale spec",
+              {{"resource", key}, {"error", status.error_message()}});
+    return stale;
   }
   PARLEY_RETURN_IF_ERROR(FromConfigStatus(status, "GetResource"));
   auto spec = std::make_shared<const nlohmann::json>(json::StructToJson(resource.spec()));

@@ -5,7 +5,8 @@
 // Every RPC carries the service token and a deadline (grpcx::MakeContext). Agent and campaign
 // specs are cached for a short TTL (default 5 s, at most `cache_capacity` entries), so a burst of
 // calls for one campaign costs one lookup, and a change in config-api reaches new calls within the
-// TTL. Not cached, on purpose:
+// TTL; while config-api cannot be reached, an expired spec is served for up to
+// `serve_stale_for` more. Not cached, on purpose:
 //   - NOT_FOUND answers: an agent created a moment ago must be callable at once;
 //   - DNC checks: a number put on the list must be refused by the very next CreateCall. CheckDnc
 //     is the fallback only: admission normally checks the DNC index config-api keeps in Redis,
@@ -46,6 +47,10 @@ struct ConfigClientOptions {
   absl::Duration cache_ttl = absl::Seconds(5);
   // Bound on cached specs (agents and campaigns together).
   size_t cache_capacity = 1024;
+  // While config-api cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED), a spec whose TTL ran out
+  // less than this long ago is still served: an outage of config-api or its Postgres does not
+  // stop calls to agents and campaigns that were in use.
+  absl::Duration serve_stale_for = absl::Minutes(10);
 };
 
 // Where a campaign's webhook goes (config.proto Webhook), with its HMAC key resolved.

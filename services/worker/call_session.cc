@@ -18,6 +18,8 @@ using parley::v1::CallStatus;
 
 // How long a job waits when its campaign is at max_concurrent_calls before it is tried again.
 constexpr absl::Duration kCampaignFullDelay = absl::Seconds(2);
+// How long a call waits before another try when state cannot be reached to start it.
+constexpr absl::Duration kStateUnavailableDelay = absl::Seconds(3);
 
 }  // namespace
 
@@ -245,6 +247,16 @@ std::optional<SessionResult> CallSession::Setup() {
   start.set_worker_id(env_.worker_id);
   absl::StatusOr<parley::v1::StartCallResponse> started =
       WithRetries([&] { return env_.state->StartCall(start); });
+  if (!started.ok() && internal::Transient(started.status())) {
+    // State (or its Postgres) is away and nothing was dialed: the call waits in the delayed set
+    // and is tried again, rather than failing a call that was accepted.
+    TearDown("state_unavailable");
+    const int64_t now = NowMs();
+    (void)env_.store->Defer(job_, env_.worker_id,
+                            now + absl::ToInt64Milliseconds(kStateUnavailableDelay),
+                            "state_unavailable", now);
+    return Ended(SessionEnd::kDeferred, Outcome{.reason = "state_unavailable"});
+  }
   if (!started.ok()) {
     const bool taken = started.status().code() == absl::StatusCode::kFailedPrecondition;
     return Finish({parley::v1::CALL_STATUS_FAILED,

@@ -7,6 +7,7 @@
 
 namespace parley::worker {
 
+using internal::RetryUntil;
 using internal::ToProto;
 using internal::WithRetries;
 
@@ -73,12 +74,15 @@ SessionResult CallSession::Finish(Outcome outcome) {
     for (const auto& [k, v] : report.metrics) (*complete.mutable_metrics())[k] = v;
     if (answered_at_.has_value()) *complete.mutable_answer_time() = ToProto(*answered_at_);
     *complete.mutable_end_time() = ToProto(now);
-    auto completed = WithRetries([&] { return env_.state->CompleteCall(complete); });
-    if (!completed.ok()) {
-      log::Warn("state CompleteCall failed", {{"error", completed.status().ToString()}});
-    }
+    // State (or its Postgres) away: the outcome is kept and written once it is back; the call
+    // itself ends now (its Redis record and the job do not wait for Postgres).
+    absl::Status completed = env_.state->CompleteCallOrDefer(complete);
+    if (!completed.ok()) log::Warn("state CompleteCall failed", {{"error", completed.ToString()}});
   }
-  absl::StatusOr<calls::CallRecord> finished = WithRetries([&] {
+  // Redis away as the call ends: keep trying for a lease (the attempt is ours that long), so a
+  // completed call is not later reclaimed and recorded as failed/worker_lost.
+  const absl::Time patience = absl::Now() + env_.lease;
+  absl::StatusOr<calls::CallRecord> finished = RetryUntil(patience, [&] {
     return env_.store->FinishAttempt(*f, outcome.status, outcome.reason, retry,
                                      absl::ToUnixMillis(now), outcome.detail);
   });
@@ -97,7 +101,8 @@ SessionResult CallSession::Finish(Outcome outcome) {
                   {{"outcome", std::string(calls::StatusName(outcome.status))}})
         .Increment();
   }
-  absl::Status acked = WithRetries([&] { return env_.store->AckJob(job_.stream_id); });
+  absl::Status acked = RetryUntil(std::max(patience, absl::Now() + absl::Seconds(1)),
+                                  [&] { return env_.store->AckJob(job_.stream_id); });
   if (!acked.ok()) log::Warn("cannot ack job", {{"error", acked.ToString()}});
   log::Info("call attempt ended",
             {{"outcome", std::string(calls::StatusName(outcome.status))},

@@ -14,6 +14,7 @@
 #include "common/grpc/client.h"
 #include "common/grpc/lifecycle.h"
 #include "common/grpc/service_flags.h"
+#include "common/log/log.h"
 #include "common/redis/redis_pool.h"
 #include "services/worker/config_cache.h"
 #include "services/worker/media_leg.h"
@@ -198,6 +199,11 @@ int main(int argc, char** argv) {
     if (pool == nullptr) return;
     pool->Drain();  // keeps an earlier (Drain RPC) deadline
     pool->WaitDrained();
+    // Outcomes and turns held while state was away get a last chance to be written.
+    if (!state.deferred().WaitEmpty(absl::Seconds(30))) {
+      log::Error("exiting with state writes not done",
+                 {{"count", absl::StrCat(state.deferred().size())}});
+    }
   };
   options.services = {{&admin, "parley.v1.WorkerAdmin"}};
   options.probes = {{"redis", [&] { return redis->Ping(); }},

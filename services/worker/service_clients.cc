@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "common/json/struct_convert.h"
 #include "common/status/status.h"
 
@@ -70,6 +71,16 @@ absl::Status StateClient::AppendTurns(const parley::v1::AppendTurnsRequest& requ
   grpc::Status status = stub_->AppendTurns(context.get(), request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
   return absl::OkStatus();
+}
+
+absl::Status StateClient::AppendTurnsOrDefer(const parley::v1::AppendTurnsRequest& request) {
+  return deferred_->Submit(absl::StrCat("AppendTurns ", request.call_id(), "/", request.attempt()),
+                           [this, request] { return AppendTurns(request); });
+}
+
+absl::Status StateClient::CompleteCallOrDefer(const parley::v1::CompleteCallRequest& request) {
+  return deferred_->Submit(absl::StrCat("CompleteCall ", request.call_id(), "/", request.attempt()),
+                           [this, request] { return CompleteCall(request).status(); });
 }
 
 absl::StatusOr<parley::v1::CallRecord> StateClient::CompleteCall(

@@ -14,6 +14,7 @@
 #include "parley/v1/config.grpc.pb.h"
 #include "parley/v1/state.grpc.pb.h"
 #include "services/worker/config_cache.h"
+#include "services/worker/write_behind_queue.h"
 
 namespace parley::worker {
 
@@ -54,12 +55,21 @@ class StateClient final {
   absl::Status UpdateState(const parley::v1::UpdateStateRequest& request);
   absl::Status AppendTurns(const parley::v1::AppendTurnsRequest& request);
 
+  // AppendTurns / CompleteCall that must not be lost: when state (or its Postgres) cannot be
+  // reached they are kept and retried in the background, in order, until written
+  // (write_behind_queue.h). OK when written or queued; other errors as AppendTurns/CompleteCall.
+  absl::Status AppendTurnsOrDefer(const parley::v1::AppendTurnsRequest& request);
+  absl::Status CompleteCallOrDefer(const parley::v1::CompleteCallRequest& request);
+  // The writes still waiting for state.
+  const WriteBehindQueue& deferred() const { return *deferred_; }
+
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
  private:
   grpcx::ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<parley::v1::StateService::Stub> stub_;
+  std::unique_ptr<WriteBehindQueue> deferred_ = std::make_unique<WriteBehindQueue>();
 };
 
 }  // namespace parley::worker

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,21 @@ auto WithRetries(Op op) -> decltype(op()) {
   auto result = op();
   for (int i = 0; i < 2 && Transient(StatusOf(result)); ++i) {
     absl::SleepFor(absl::Milliseconds(300 * (i + 1)));
+    result = op();
+  }
+  return result;
+}
+
+// Like WithRetries, but keeps trying while `op` fails transiently until `deadline` (200 ms apart,
+// doubling to 1 s): for the writes that end a call, which must outlast a short Redis outage — the
+// call's lease is the natural deadline, after which another worker may reclaim the attempt.
+template <class Op>
+auto RetryUntil(absl::Time deadline, Op op) -> decltype(op()) {
+  auto result = op();
+  absl::Duration pause = absl::Milliseconds(200);
+  while (Transient(StatusOf(result)) && absl::Now() + pause < deadline) {
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Seconds(1));
     result = op();
   }
   return result;

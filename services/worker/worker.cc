@@ -265,6 +265,15 @@ void Worker::Heartbeat() {
 }
 
 void Worker::Reclaim() {
+  // After Redis was unreachable, every owner missed its renewals too: give them a lease to renew
+  // (or to record the end of a call) before taking their jobs, else a call that is alive, or
+  // that completed during the outage, is reclaimed and ended failed/worker_lost.
+  if (!deps_.redis->Ping().ok()) {
+    redis_back_at_ = absl::InfiniteFuture();
+    return;
+  }
+  if (redis_back_at_ == absl::InfiniteFuture()) redis_back_at_ = absl::Now();
+  if (absl::Now() < redis_back_at_ + options_.lease) return;
   absl::StatusOr<std::vector<calls::Job>> jobs = deps_.store->ClaimStaleJobs(
       options_.identity.worker_id, absl::ToInt64Milliseconds(options_.lease),
       options_.reclaim_batch);

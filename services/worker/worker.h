@@ -139,6 +139,9 @@ class Worker final {
   std::thread job_thread_;
   std::thread renew_thread_;
   std::thread house_thread_;
+  // When Redis answered again after an outage (house thread only); InfiniteFuture while it does
+  // not answer. Reclaim waits a lease after it.
+  absl::Time redis_back_at_ = absl::InfinitePast();
 };
 
 }  // namespace parley::worker

@@ -21,7 +21,7 @@ absl::Status GrpcConversationRecorder::AppendTurns(const std::string& call_id, i
   request.set_call_id(call_id);
   request.set_attempt(attempt);
   for (parley::v1::Turn& turn : turns) *request.add_turns() = std::move(turn);
-  return state_->AppendTurns(request);
+  return state_->AppendTurnsOrDefer(request);
 }
 
 absl::Status GrpcConversationRecorder::AddDnc(const std::string& number,
