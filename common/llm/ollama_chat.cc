@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/llm/api_error.h"
+#include "common/llm/openai_chat.h"
 #include "common/status/status.h"
 
 namespace parley::llm {
@@ -162,16 +163,9 @@ nlohmann::json OllamaChat::RequestBody(const speech::ChatRequest& request) const
   }
   body["messages"] = std::move(messages);
   if (!request.tools.empty()) {
-    nlohmann::json tools = nlohmann::json::array();
-    for (const speech::ToolDefinition& tool : request.tools) {
-      nlohmann::json function = {{"name", tool.name}};
-      if (!tool.description.empty()) function["description"] = tool.description;
-      function["parameters"] = tool.parameters.is_null() || tool.parameters.empty()
-                                   ? nlohmann::json{{"type", "object"}, {"properties", {}}}
-                                   : tool.parameters;
-      tools.push_back({{"type", "function"}, {"function", std::move(function)}});
-    }
-    body["tools"] = std::move(tools);
+    // Ollama wants a schema on every tool: an empty object schema for a tool without arguments.
+    body["tools"] =
+        ToolsJson(request.tools, nlohmann::json{{"type", "object"}, {"properties", {}}});
   }
   nlohmann::json model_options = nlohmann::json::object();
   if (auto t = request.temperature ? request.temperature : options_.temperature) {

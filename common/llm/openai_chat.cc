@@ -209,6 +209,22 @@ void OpenAiChat::ReleaseHandle(std::unique_ptr<Handle> handle) {
   }
 }
 
+nlohmann::json ToolsJson(const std::vector<speech::ToolDefinition>& tools,
+                         const nlohmann::json& missing_parameters) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const speech::ToolDefinition& tool : tools) {
+    nlohmann::json function = {{"name", tool.name}};
+    if (!tool.description.empty()) function["description"] = tool.description;
+    if (!tool.parameters.is_null() && !tool.parameters.empty()) {
+      function["parameters"] = tool.parameters;
+    } else if (!missing_parameters.is_null()) {
+      function["parameters"] = missing_parameters;
+    }
+    out.push_back({{"type", "function"}, {"function", std::move(function)}});
+  }
+  return out;
+}
+
 nlohmann::json OpenAiChat::RequestBody(const speech::ChatRequest& request) const {
   nlohmann::json body = {{"model", request.model.empty() ? options_.model : request.model},
                          {"stream", true}};
@@ -217,18 +233,7 @@ nlohmann::json OpenAiChat::RequestBody(const speech::ChatRequest& request) const
     messages.push_back(MessageJson(message));
   }
   body["messages"] = std::move(messages);
-  if (!request.tools.empty()) {
-    nlohmann::json tools = nlohmann::json::array();
-    for (const speech::ToolDefinition& tool : request.tools) {
-      nlohmann::json function = {{"name", tool.name}};
-      if (!tool.description.empty()) function["description"] = tool.description;
-      if (!tool.parameters.is_null() && !tool.parameters.empty()) {
-        function["parameters"] = tool.parameters;
-      }
-      tools.push_back({{"type", "function"}, {"function", std::move(function)}});
-    }
-    body["tools"] = std::move(tools);
-  }
+  if (!request.tools.empty()) body["tools"] = ToolsJson(request.tools);
   if (auto t = request.temperature ? request.temperature : options_.temperature) {
     body["temperature"] = *t;
   }

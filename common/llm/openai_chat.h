@@ -36,6 +36,12 @@ struct curl_slist;
 
 namespace parley::llm {
 
+// The "tools" array of the OpenAI chat format (each {"type": "function", "function": {name,
+// description, parameters}}), which Ollama's native /api/chat takes too. A tool without a
+// parameter schema gets `missing_parameters`, or no "parameters" field when that is null.
+nlohmann::json ToolsJson(const std::vector<speech::ToolDefinition>& tools,
+                         const nlohmann::json& missing_parameters = nullptr);
+
 struct OpenAiChatOptions {
   // The API root, without the trailing "/chat/completions": "https://api.openai.com/v1",
   // "http://ollama:11434/v1". http:// or https:// only.
