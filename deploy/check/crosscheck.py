@@ -148,7 +148,7 @@ def check_invocation(facts: Facts, argv, where: str, problems: list) -> str:
             m = re.fullmatch(r"--(\w+)(=.*)?", t)
             if not m or m.group(1) not in facts.flags[binary]:
                 problems.append(f"{where}: {binary} does not accept {t!r}")
-    elif binary not in ("sh", "exit", "true", "pg_isready", "redis-cli", "redis-server", "pip",
+    elif binary not in ("sh", "exit", "true", "[", "test", "pg_isready", "redis-cli", "redis-server", "pip",
                         "python", "ollama", "pull"):
         problems.append(f"{where}: runs {binary!r}, which the Parley image does not have")
     return binary if binary in dc.BINARIES else ""
@@ -188,6 +188,8 @@ def compose_listen_ports(name, svc):
         _, flags = parse_args(argv[1:])
         if os.path.basename(argv[0]) == "parleyctl" and "--listen" in flags:
             ports.append(host_port(flags["--listen"])[1])
+        if os.path.basename(argv[0]) == "parley-worker" and "--sip_listen" in flags:
+            ports.append(host_port(flags["--sip_listen"])[1])
     return ports
 
 
@@ -341,6 +343,9 @@ def static_k8s(facts, problems):
                             b = check_invocation(facts, argv, f"{where} {what}", problems)
                             if b and what == "command":
                                 binaries.add(b)
+                    # Kubernetes expands $(NAME) in other env values: a variable used only that
+                    # way (POD_IP in PARLEY_ADVERTISE_ADDR) is read through the one using it.
+                    texts.extend(e.get("value", "") for e in c.get("env", []))
                     env_names_ok(facts, binaries, [e["name"] for e in c.get("env", [])], texts,
                                  where, problems)
                     if not binaries:
