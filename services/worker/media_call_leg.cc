@@ -11,6 +11,7 @@
 #include "common/media/frame_pacer.h"
 #include "common/media/frame_scheduler.h"
 #include "parley/v1/media.grpc.pb.h"
+#include "services/worker/leg_send_queue.h"
 
 namespace parley::worker {
 namespace {
@@ -108,8 +109,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
     // would have been encoded for nothing.
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
-    out_.push_back({frame.samples, "", false});
-    ++queued_frames_;
+    out_.PushFrame(frame.samples);
     if (out_.size() == 1) scheduler_->Wake(slot_, Clock::now());
     return absl::OkStatus();
   }
@@ -117,7 +117,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
   absl::Status PlayMark(const std::string& name) override {
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
-    out_.push_back({{}, name, true});
+    out_.PushMark(name);
     if (out_.size() == 1) scheduler_->Wake(slot_, Clock::now());
     return absl::OkStatus();
   }
@@ -127,11 +127,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
     {
       absl::MutexLock lock(&mu_);
       if (phase_ != Phase::kUp) return;
-      for (const OutItem& item : out_) {
-        if (item.is_mark) dropped_marks.push_back(item.mark);
-      }
-      out_.clear();
-      queued_frames_ = 0;
+      dropped_marks = out_.Clear();
       restart_pacer_ = true;
     }
     MediaMessage clear;
@@ -161,7 +157,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
 
   absl::Duration QueuedAudio() const override {
     absl::MutexLock lock(&mu_);
-    return absl::Milliseconds(queued_frames_ * audio::kFrameMs);
+    return out_.audio();
   }
 
   bool WaitAudioSent(absl::Duration timeout) override {
@@ -174,8 +170,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
       absl::MutexLock lock(&mu_);
       if (phase_ == Phase::kEnded) return;
       phase_ = Phase::kEnded;
-      out_.clear();
-      queued_frames_ = 0;
+      out_.Clear();
     }
     MediaMessage m;
     m.mutable_hangup()->set_reason(ToProto(cause));
@@ -191,14 +186,8 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
 
  private:
   enum class Phase { kRinging, kUp, kEnded };
-  struct OutItem {
-    std::vector<int16_t> pcm;  // one 20 ms frame at 16 kHz
-    std::string mark;
-    bool is_mark = false;
-  };
-
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return phase_ == Phase::kEnded || (queued_frames_ == 0 && !in_flight_);
+    return phase_ == Phase::kEnded || (out_.frames() == 0 && !in_flight_);
   }
 
   bool Write(const MediaMessage& message) {
@@ -223,8 +212,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
       absl::MutexLock lock(&mu_);
       if (phase_ == Phase::kEnded) return;
       phase_ = Phase::kEnded;
-      out_.clear();
-      queued_frames_ = 0;
+      out_.Clear();
     }
     Emit(event);
   }
@@ -250,8 +238,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
   mutable absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kRinging;
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<OutItem> out_ ABSL_GUARDED_BY(mu_);
-  int64_t queued_frames_ ABSL_GUARDED_BY(mu_) = 0;
+  LegSendQueue out_ ABSL_GUARDED_BY(mu_);
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;      // a frame taken off the queue, being written
   bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;  // a Clear dropped the run being sent
   bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -432,7 +419,7 @@ std::optional<Clock::time_point> MediaCallLeg::RunDue(Clock::time_point now) {
     return std::nullopt;  // answered meanwhile: PlayAudio wakes us
   }
   for (;;) {
-    OutItem item;
+    LegSendQueue::Item item;
     bool new_run = false;
     {
       absl::MutexLock lock(&mu_);
@@ -446,10 +433,8 @@ std::optional<Clock::time_point> MediaCallLeg::RunDue(Clock::time_point now) {
         Clock::time_point due = pacer_.Due(now);
         if (due > now + scheduler_->early()) return due;
         new_run = pacer_.starts_run();
-        --queued_frames_;
       }
-      item = std::move(out_.front());
-      out_.pop_front();
+      item = out_.Pop();
       in_flight_ = true;
     }
     MediaMessage m;

@@ -138,9 +138,8 @@ bool SipCall::EndWith(const LegEvent& event) {
     absl::MutexLock lock(&mu_);
     if (phase_ == Phase::kEnded) return false;
     phase_ = Phase::kEnded;
-    out_.clear();
+    out_.Clear();
     dtmf_.clear();
-    queued_frames_ = 0;
   }
   audio_open_ = false;
   rtp_->Stop();
@@ -304,15 +303,14 @@ absl::Status SipCall::PlayAudio(const audio::PcmFrame& frame) {
   }
   absl::MutexLock lock(&mu_);
   if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
-  out_.push_back({frame.samples, "", false});
-  ++queued_frames_;
+  out_.PushFrame(frame.samples);
   return absl::OkStatus();
 }
 
 absl::Status SipCall::PlayMark(const std::string& name) {
   absl::MutexLock lock(&mu_);
   if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
-  out_.push_back({{}, name, true});
+  out_.PushMark(name);
   return absl::OkStatus();
 }
 
@@ -321,11 +319,7 @@ void SipCall::Clear() {
   {
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return;
-    for (const OutItem& item : out_) {
-      if (item.is_mark) dropped_marks.push_back(item.mark);
-    }
-    out_.clear();
-    queued_frames_ = 0;
+    dropped_marks = out_.Clear();
     ++clear_generation_;
   }
   // RTP has no flush message: what was sent is in the callee's jitter buffer (tens of ms).
@@ -349,7 +343,7 @@ absl::Status SipCall::SendDtmf(const std::string& digit, int duration_ms) {
 
 absl::Duration SipCall::QueuedAudio() const {
   absl::MutexLock lock(&mu_);
-  return absl::Milliseconds(queued_frames_ * audio::kFrameMs);
+  return out_.audio();
 }
 
 bool SipCall::WaitAudioSent(absl::Duration timeout) {
@@ -364,9 +358,8 @@ void SipCall::Hangup(worker::HangupCause cause, const std::string& detail) {
     if (phase_ == Phase::kEnded) return;
     phase_ = Phase::kEnded;
     was_up = was_up_;
-    out_.clear();
+    out_.Clear();
     dtmf_.clear();
-    queued_frames_ = 0;
   }
   audio_open_ = false;
   rtp_->Stop();
@@ -424,7 +417,7 @@ void SipCall::SendLoop() {
   const auto frame = std::chrono::milliseconds(audio::kFrameMs);
   Clock::time_point silence_due = Clock::now();
   for (;;) {
-    OutItem item;
+    worker::LegSendQueue::Item item;
     std::optional<std::pair<std::string, int>> dtmf;
     bool new_run = false;
     bool silence = false;
@@ -456,12 +449,8 @@ void SipCall::SendLoop() {
           pacer.Restart();
           continue;
         }
-        --queued_frames_;
       }
-      if (!silence && !dtmf.has_value()) {
-        item = std::move(out_.front());
-        out_.pop_front();
-      }
+      if (!silence && !dtmf.has_value()) item = out_.Pop();
       in_flight_ = !silence;
     }
     if (silence) {

@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "services/worker/leg_send_queue.h"
 #include "services/worker/sip/rtp_session.h"
 #include "services/worker/sip/sip_stack.h"
 #include "services/worker/sip/sip_trunk.h"
@@ -48,12 +49,6 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
  private:
   using Clock = std::chrono::steady_clock;
   enum class Phase { kDialing, kUp, kEnded };
-  struct OutItem {
-    std::vector<int16_t> pcm;
-    std::string mark;
-    bool is_mark = false;
-  };
-
   void Emit(const worker::LegEvent& event);
   // Ends the call with `event` unless it already ended; true when it did end it.
   bool EndWith(const worker::LegEvent& event);
@@ -62,7 +57,7 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
   void SendLoop();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return phase_ == Phase::kEnded || (queued_frames_ == 0 && !in_flight_);
+    return phase_ == Phase::kEnded || (out_.frames() == 0 && !in_flight_);
   }
   bool EndedOrWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || !out_.empty() || !dtmf_.empty();
@@ -86,9 +81,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   bool was_up_ ABSL_GUARDED_BY(mu_) = false;
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<OutItem> out_ ABSL_GUARDED_BY(mu_);
+  worker::LegSendQueue out_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<std::string, int>> dtmf_ ABSL_GUARDED_BY(mu_);
-  int64_t queued_frames_ ABSL_GUARDED_BY(mu_) = 0;
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
   int clear_generation_ ABSL_GUARDED_BY(mu_) = 0;
   worker::LegStats stats_ ABSL_GUARDED_BY(mu_);
