@@ -3,29 +3,21 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/llm/curl_transfer.h"
 #include "common/status/status.h"
 
 namespace parley::llm {
 namespace {
 
-// How often a transfer wakes to look at the cancel flag when no byte arrives.
-constexpr int kCancelPollMs = 50;
 // Bound on a collected error body.
 constexpr size_t kMaxErrorBody = 64 << 10;
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 struct Transfer {
   CURL* easy;
   absl::FunctionRef<absl::Status(std::string_view)> on_body;
-  const speech::CancelFlag* cancel;
   bool expect_non_json;
   std::string_view provider;
   absl::Time start = absl::Now();
@@ -65,49 +57,12 @@ size_t WriteCallback(char* data, size_t size, size_t count, void* user) {
   return static_cast<Transfer*>(user)->OnData(std::string_view(data, size * count));
 }
 
-int ProgressCallback(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const Transfer* transfer = static_cast<const Transfer*>(user);
-  return transfer->cancel != nullptr && transfer->cancel->cancelled() ? 1 : 0;
-}
-
 }  // namespace
 
-// An easy handle and the multi handle driving it; the multi handle owns the connection cache,
-// so an idle pair keeps its keep-alive connections.
-struct HttpStream::Handle {
-  CURLM* multi = curl_multi_init();
-  CURL* easy = curl_easy_init();
-  ~Handle() {
-    curl_easy_cleanup(easy);
-    curl_multi_cleanup(multi);
-  }
-};
+HttpStream::HttpStream(HttpStreamOptions options)
+    : options_(std::move(options)), pool_(options_.max_idle_handles) {}
 
-HttpStream::HttpStream(HttpStreamOptions options) : options_(std::move(options)) { InitCurlOnce(); }
-
-HttpStream::~HttpStream() {
-  absl::MutexLock lock(&mu_);
-  idle_.clear();
-}
-
-std::unique_ptr<HttpStream::Handle> HttpStream::Acquire() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!idle_.empty()) {
-      std::unique_ptr<Handle> handle = std::move(idle_.back());
-      idle_.pop_back();
-      return handle;
-    }
-  }
-  return std::make_unique<Handle>();
-}
-
-void HttpStream::Release(std::unique_ptr<Handle> handle) {
-  absl::MutexLock lock(&mu_);
-  if (static_cast<int>(idle_.size()) < options_.max_idle_handles) {
-    idle_.push_back(std::move(handle));
-  }
-}
+HttpStream::~HttpStream() = default;
 
 absl::StatusOr<HttpResponse> HttpStream::Perform(
     const HttpRequest& request, absl::FunctionRef<absl::Status(std::string_view)> on_body,
@@ -128,15 +83,15 @@ absl::StatusOr<HttpResponse> HttpStream::Perform(
   }
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
 
-  std::unique_ptr<Handle> handle = Acquire();
+  std::unique_ptr<CurlHandle> handle = pool_.Acquire();
   CURL* easy = handle->easy;
-  Transfer transfer{easy, on_body, cancel, request.expect_non_json, provider};
+  Transfer transfer{easy, on_body, request.expect_non_json, provider};
   char curl_error[CURL_ERROR_SIZE] = "";
-
-  // Reset keeps the handle's live connections, DNS cache and TLS sessions.
-  curl_easy_reset(easy);
-  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  SetCommonOptions(easy, {.url = request.url,
+                          .timeout = request.timeout,
+                          .connect_timeout = options_.connect_timeout,
+                          .error_buffer = curl_error,
+                          .cancel = cancel});
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
   if (request.method == "POST") {
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
@@ -146,56 +101,19 @@ absl::StatusOr<HttpResponse> HttpStream::Perform(
   } else {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   }
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, "parley/0.1");
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(
-      easy, CURLOPT_TIMEOUT_MS,
-      static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout))));
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_error);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteCallback);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &transfer);
 
-  curl_multi_add_handle(handle->multi, easy);
-  bool user_cancelled = false;
-  CURLcode result = CURLE_OK;
-  absl::Status multi_error;
-  for (;;) {
-    int running = 0;
-    CURLMcode multi_result = curl_multi_perform(handle->multi, &running);
-    if (multi_result != CURLM_OK) {
-      multi_error = absl::InternalError(
-          absl::StrCat(provider, ": curl_multi_perform: ", curl_multi_strerror(multi_result)));
-      break;
-    }
-    if (running == 0) {
-      int queued = 0;
-      while (CURLMsg* message = curl_multi_info_read(handle->multi, &queued)) {
-        if (message->msg == CURLMSG_DONE && message->easy_handle == easy) {
-          result = message->data.result;
-        }
-      }
-      break;
-    }
-    if (cancel != nullptr && cancel->cancelled()) {
-      user_cancelled = true;
-      break;
-    }
-    curl_multi_poll(handle->multi, nullptr, 0, kCancelPollMs, nullptr);
-  }
-  // Removing an unfinished transfer closes its connection, which tells the server to stop.
-  curl_multi_remove_handle(handle->multi, easy);
+  const CurlOutcome outcome = RunTransfer(
+      *handle, cancel, [] { return false; }, provider);
   transfer.Decide();
   const absl::Duration elapsed = absl::Now() - transfer.start;
   curl_slist_free_all(headers);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
-  Release(std::move(handle));
+  pool_.Release(std::move(handle));
+  const absl::Status& multi_error = outcome.multi_error;
+  const bool user_cancelled = outcome.cancelled;
+  const CURLcode result = outcome.result;
 
   if (!multi_error.ok()) return multi_error;
   if (user_cancelled ||

@@ -19,11 +19,10 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/llm/curl_transfer.h"
 #include "common/speech/providers.h"
 
 namespace parley::llm {
@@ -74,13 +73,8 @@ class HttpStream final {
                                        const speech::CancelFlag* cancel);
 
  private:
-  struct Handle;
-  std::unique_ptr<Handle> Acquire();
-  void Release(std::unique_ptr<Handle> handle);
-
   const HttpStreamOptions options_;
-  absl::Mutex mu_;
-  std::vector<std::unique_ptr<Handle>> idle_ ABSL_GUARDED_BY(mu_);
+  CurlHandlePool pool_;
 };
 
 }  // namespace parley::llm

@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <mutex>
 #include <string_view>
 #include <utility>
 
@@ -13,24 +12,18 @@
 #include "absl/strings/strip.h"
 #include "common/llm/api_error.h"
 #include "common/llm/chat_delta.h"
+#include "common/llm/curl_transfer.h"
 #include "common/llm/sse.h"
 #include "common/status/status.h"
 
 namespace parley::llm {
 namespace {
 
-// How often a transfer wakes to look at the cancel flag when no byte arrives.
-constexpr int kCancelPollMs = 50;
 // After "data: [DONE]" the server should end the response at once; a server that keeps it open
 // is given this long before the (then unusable) connection is dropped.
 constexpr absl::Duration kDoneGrace = absl::Milliseconds(100);
 // Bound on a non-streamed body (an error, or a server that ignored stream:true).
 constexpr size_t kMaxBodyBytes = 4 << 20;
-
-void InitCurlOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 nlohmann::json MessageJson(const speech::ChatMessage& message) {
   nlohmann::json out = {{"role", message.role}};
@@ -55,17 +48,11 @@ nlohmann::json MessageJson(const speech::ChatMessage& message) {
 // State of one transfer, shared with curl's callbacks (which run on the calling thread, inside
 // curl_multi_perform).
 struct Transfer {
-  Transfer(CURL* easy, std::string_view provider, const speech::CancelFlag* cancel,
-           absl::FunctionRef<void(std::string_view)> on_text)
-      : easy(easy),
-        provider(provider),
-        cancel(cancel),
-        on_text(on_text),
-        reply(std::string(provider)) {}
+  Transfer(CURL* easy, std::string_view provider, absl::FunctionRef<void(std::string_view)> on_text)
+      : easy(easy), provider(provider), on_text(on_text), reply(std::string(provider)) {}
 
   CURL* const easy;
   const std::string provider;
-  const speech::CancelFlag* const cancel;
   const absl::FunctionRef<void(std::string_view)> on_text;
   const absl::Time start = absl::Now();
 
@@ -130,23 +117,7 @@ size_t WriteCallback(char* data, size_t size, size_t count, void* user) {
   return static_cast<Transfer*>(user)->OnData(std::string_view(data, size * count));
 }
 
-int ProgressCallback(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  const Transfer* transfer = static_cast<const Transfer*>(user);
-  return transfer->cancel != nullptr && transfer->cancel->cancelled() ? 1 : 0;
-}
-
 }  // namespace
-
-// A curl easy handle and the multi handle that drives it. The multi handle owns the connection
-// cache, so an idle pair keeps its keep-alive connections for the next call.
-struct OpenAiChat::Handle {
-  CURLM* multi = curl_multi_init();
-  CURL* easy = curl_easy_init();
-  ~Handle() {
-    curl_easy_cleanup(easy);
-    curl_multi_cleanup(multi);
-  }
-};
 
 absl::StatusOr<std::unique_ptr<OpenAiChat>> OpenAiChat::Create(OpenAiChatOptions options) {
   if (!absl::StartsWith(options.base_url, "http://") &&
@@ -182,32 +153,7 @@ OpenAiChat::OpenAiChat(OpenAiChatOptions options, curl_slist* headers)
       url_(absl::StrCat(absl::StripSuffix(options_.base_url, "/"), "/chat/completions")),
       headers_(headers) {}
 
-OpenAiChat::~OpenAiChat() {
-  {
-    absl::MutexLock lock(&mu_);
-    idle_.clear();
-  }
-  curl_slist_free_all(headers_);
-}
-
-std::unique_ptr<OpenAiChat::Handle> OpenAiChat::AcquireHandle() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!idle_.empty()) {
-      std::unique_ptr<Handle> handle = std::move(idle_.back());
-      idle_.pop_back();
-      return handle;
-    }
-  }
-  return std::make_unique<Handle>();
-}
-
-void OpenAiChat::ReleaseHandle(std::unique_ptr<Handle> handle) {
-  absl::MutexLock lock(&mu_);
-  if (static_cast<int>(idle_.size()) < options_.max_idle_handles) {
-    idle_.push_back(std::move(handle));
-  }
-}
+OpenAiChat::~OpenAiChat() { curl_slist_free_all(headers_); }
 
 nlohmann::json ToolsJson(const std::vector<speech::ToolDefinition>& tools,
                          const nlohmann::json& missing_parameters) {
@@ -255,72 +201,34 @@ absl::StatusOr<speech::ChatResult> OpenAiChat::Chat(
   }
   const std::string body = RequestBody(request).dump();
 
-  std::unique_ptr<Handle> handle = AcquireHandle();
+  std::unique_ptr<CurlHandle> handle = pool_.Acquire();
   CURL* easy = handle->easy;
-  Transfer transfer(easy, provider, cancel, on_text);
+  Transfer transfer(easy, provider, on_text);
   char curl_error[CURL_ERROR_SIZE] = "";
-
-  // Reset keeps the handle's live connections, DNS cache and TLS sessions.
-  curl_easy_reset(easy);
-  curl_easy_setopt(easy, CURLOPT_URL, url_.c_str());
-  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  SetCommonOptions(easy, {.url = url_,
+                          .timeout = request.timeout,
+                          .connect_timeout = options_.connect_timeout,
+                          .error_buffer = curl_error,
+                          .cancel = cancel});
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_);
   curl_easy_setopt(easy, CURLOPT_POST, 1L);
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(easy, CURLOPT_USERAGENT, "parley/0.1");
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(
-      easy, CURLOPT_TIMEOUT_MS,
-      static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout))));
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_error);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteCallback);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, ProgressCallback);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &transfer);
 
-  curl_multi_add_handle(handle->multi, easy);
-  bool user_cancelled = false;
-  bool cut_after_done = false;
-  CURLcode result = CURLE_OK;
-  for (;;) {
-    int running = 0;
-    CURLMcode multi_result = curl_multi_perform(handle->multi, &running);
-    if (multi_result != CURLM_OK) {
-      curl_multi_remove_handle(handle->multi, easy);
-      return absl::InternalError(
-          absl::StrCat(provider, ": curl_multi_perform: ", curl_multi_strerror(multi_result)));
-    }
-    if (running == 0) {
-      int queued = 0;
-      while (CURLMsg* message = curl_multi_info_read(handle->multi, &queued)) {
-        if (message->msg == CURLMSG_DONE && message->easy_handle == easy) {
-          result = message->data.result;
-        }
-      }
-      break;
-    }
-    if (cancel != nullptr && cancel->cancelled()) {
-      user_cancelled = true;
-      break;
-    }
-    if (transfer.done && absl::Now() - transfer.done_at > kDoneGrace) {
-      cut_after_done = true;
-      break;
-    }
-    curl_multi_poll(handle->multi, nullptr, 0, kCancelPollMs, nullptr);
-  }
-  // Removing an unfinished transfer closes its connection, which tells the server to stop.
-  curl_multi_remove_handle(handle->multi, easy);
+  // After [DONE] a server that keeps the response open gets kDoneGrace, then the (then unusable)
+  // connection is dropped and the reply counts as finished.
+  const CurlOutcome outcome = RunTransfer(
+      *handle, cancel, [&] { return transfer.done && absl::Now() - transfer.done_at > kDoneGrace; },
+      provider);
   if (!transfer.decided) transfer.Decide();  // a response without a body, or none at all
   const absl::Duration elapsed = absl::Now() - transfer.start;
-  const bool finished = result == CURLE_OK || cut_after_done;
-  ReleaseHandle(std::move(handle));
+  pool_.Release(std::move(handle));
+  if (!outcome.multi_error.ok()) return outcome.multi_error;
+  const CURLcode result = outcome.result;
+  const bool user_cancelled = outcome.cancelled;
+  const bool finished = result == CURLE_OK || outcome.stopped;
 
   if (user_cancelled ||
       (result == CURLE_ABORTED_BY_CALLBACK && cancel != nullptr && cancel->cancelled())) {

@@ -26,10 +26,9 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/llm/curl_transfer.h"
 #include "common/speech/providers.h"
 
 struct curl_slist;
@@ -86,18 +85,12 @@ class OpenAiChat final : public speech::LanguageModel {
   nlohmann::json RequestBody(const speech::ChatRequest& request) const;
 
  private:
-  struct Handle;
   explicit OpenAiChat(OpenAiChatOptions options, curl_slist* headers);
-
-  std::unique_ptr<Handle> AcquireHandle();
-  void ReleaseHandle(std::unique_ptr<Handle> handle);
 
   const OpenAiChatOptions options_;
   const std::string url_;
   curl_slist* const headers_;  // read-only after construction; shared by all transfers
-
-  absl::Mutex mu_;
-  std::vector<std::unique_ptr<Handle>> idle_ ABSL_GUARDED_BY(mu_);
+  CurlHandlePool pool_{options_.max_idle_handles};
 };
 
 }  // namespace parley::llm
