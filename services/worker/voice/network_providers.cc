@@ -1,75 +1,19 @@
 #include "services/worker/voice/network_providers.h"
 
-#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "common/json/struct_convert.h"
 #include "common/llm/ollama_chat.h"
 #include "common/llm/openai_chat.h"
 #include "common/providers/registry.h"
 #include "common/speech_http/http_tts.h"
 #include "common/speech_http/openai_stt.h"
 #include "common/status/status.h"
+#include "services/worker/voice/provider_config.h"
 #include "services/worker/voice/ws_providers.h"
 
 namespace parley::worker {
 namespace {
-
-// One shared client per distinct configuration, so its warm connections serve every call that
-// uses it. The key includes the secret but is never logged; the map is in memory only.
-template <typename T>
-class ClientCache {
- public:
-  template <typename Make>
-  absl::StatusOr<std::shared_ptr<T>> Get(const std::string& key, Make make) {
-    absl::MutexLock lock(&mu_);
-    auto found = clients_.find(key);
-    if (found != clients_.end()) return found->second;
-    absl::StatusOr<std::shared_ptr<T>> made = make();
-    if (made.ok()) clients_.emplace(key, *made);
-    return made;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<T>> clients_ ABSL_GUARDED_BY(mu_);
-};
-
-struct Endpoint {
-  std::string base_url;
-  std::string api_key;
-};
-
-// The provider's endpoint and key for a template section: base_url or the registry default; the
-// key of the named credential, else the one named like the provider. FAILED_PRECONDITION when
-// the provider needs a key and there is none.
-template <typename Config>
-absl::StatusOr<Endpoint> ResolveEndpoint(providers::ProviderKind kind, const Config& config,
-                                         const Credentials& credentials) {
-  std::string_view kind_name = providers::KindName(kind);
-  const providers::ProviderInfo* info = providers::FindProvider(kind, config.provider());
-  if (info == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AbslView(kind_name), ".provider: unknown \"", config.provider(), "\""));
-  }
-  Endpoint endpoint;
-  endpoint.base_url = config.base_url().empty() ? info->default_base_url : config.base_url();
-  std::string credential = config.credential().empty() ? config.provider() : config.credential();
-  auto secret = credentials.find(credential);
-  if (secret != credentials.end()) endpoint.api_key = secret->second;
-  if (info->needs_credential && endpoint.api_key.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(AbslView(kind_name), " ", config.provider(),
-                                                      ": no credential \"", credential, "\""));
-  }
-  return endpoint;
-}
-
-nlohmann::json OptionsJson(const google::protobuf::Struct& options) {
-  nlohmann::json out = json::StructToJson(options);
-  return out.is_object() ? out : nlohmann::json::object();
-}
 
 struct Caches {
   ClientCache<speech::LanguageModel> llm;

@@ -1,18 +1,16 @@
 #include "services/worker/voice/ws_providers.h"
 
-#include <map>
 #include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "common/json/struct_convert.h"
 #include "common/providers/registry.h"
 #include "common/speechws/assemblyai_stt.h"
 #include "common/speechws/cartesia_tts.h"
 #include "common/speechws/deepgram_stt.h"
 #include "common/speechws/whisperlive_stt.h"
 #include "common/status/status.h"
+#include "services/worker/voice/provider_config.h"
 
 namespace parley::worker {
 namespace {
@@ -27,24 +25,9 @@ struct Resolved {
 template <typename Config>
 absl::StatusOr<Resolved> Resolve(providers::ProviderKind kind, const Config& config,
                                  const Credentials& credentials) {
-  const providers::ProviderInfo* info = providers::FindProvider(kind, config.provider());
-  if (info == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        AbslView(providers::KindName(kind)), ".provider: unknown \"", config.provider(), "\""));
-  }
-  Resolved out;
-  out.url = config.base_url().empty() ? info->default_base_url : config.base_url();
-  std::string credential = config.credential().empty() ? config.provider() : config.credential();
-  auto secret = credentials.find(credential);
-  if (secret != credentials.end()) out.key = secret->second;
-  if (info->needs_credential && out.key.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(AbslView(providers::KindName(kind)), " ",
-                                                      config.provider(), ": no credential \"",
-                                                      credential, "\""));
-  }
-  out.options = json::StructToJson(config.options());
-  if (!out.options.is_object()) out.options = nlohmann::json::object();
-  return out;
+  PARLEY_ASSIGN_OR_RETURN(Endpoint endpoint, ResolveEndpoint(kind, config, credentials));
+  return Resolved{std::move(endpoint.base_url), std::move(endpoint.api_key),
+                  OptionsJson(config.options())};
 }
 
 // Takes `name` out of `options` (a number), or `fallback`.
@@ -55,30 +38,11 @@ int TakeInt(nlohmann::json& options, const char* name, int fallback) {
   return value;
 }
 
-// One provider object per configuration; the key is in memory only, never logged.
-template <typename T>
-class Cache {
- public:
-  template <typename Make>
-  std::shared_ptr<T> Get(const std::string& key, Make make) {
-    absl::MutexLock lock(&mu_);
-    auto found = items_.find(key);
-    if (found != items_.end()) return found->second;
-    std::shared_ptr<T> made = make();
-    items_.emplace(key, made);
-    return made;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<T>> items_ ABSL_GUARDED_BY(mu_);
-};
-
 }  // namespace
 
 void RegisterWebSocketProviders(ProviderRegistry& registry) {
-  auto stt_cache = std::make_shared<Cache<speech::SpeechToText>>();
-  auto tts_cache = std::make_shared<Cache<speechws::CartesiaTts>>();
+  auto stt_cache = std::make_shared<ClientCache<speech::SpeechToText>>();
+  auto tts_cache = std::make_shared<ClientCache<speechws::CartesiaTts>>();
   using Stt = absl::StatusOr<std::shared_ptr<speech::SpeechToText>>;
 
   registry.AddStt(
@@ -159,9 +123,10 @@ void RegisterWebSocketProviders(ProviderRegistry& registry) {
           r.options.erase("language");
         }
         options.extra = r.options;
-        std::shared_ptr<speechws::CartesiaTts> tts =
+        PARLEY_ASSIGN_OR_RETURN(
+            std::shared_ptr<speechws::CartesiaTts> tts,
             tts_cache->Get(absl::StrCat("cartesia\n", r.key, "\n", config.SerializeAsString()),
-                           [&] { return std::make_shared<speechws::CartesiaTts>(options); });
+                           [&] { return std::make_shared<speechws::CartesiaTts>(options); }));
         tts->Preconnect();  // while the phone rings
         return std::shared_ptr<speech::TextToSpeech>(tts);
       });
