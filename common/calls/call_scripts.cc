@@ -82,17 +82,15 @@ redis::RedisScript Make(const char* body) {
 // | {'dnc_unknown', id} |
 // {'created', id, status} | {'rejected', id, reason, dnc list ('' | global | campaign)}.
 // The hottest script: no shared prelude (its tables and closures would be built on every run),
-// the hash written straight from ARGV, nothing read back that the caller already knows, and what
-// can be done once per run is (the DNC index's completeness, the ListCalls index writes): Redis
-// spends about as much per command on the script's Lua and the AOF as on the command itself.
+// the hash written straight from ARGV, nothing read back that the caller already knows, and the DNC
+// index's completeness asked once per run: Redis spends about as much per command on the script's
+// Lua and the AOF as on the command itself. (The ListCalls index writes stay with each call, so a
+// run that fails half-way leaves no call unindexed.)
 const redis::RedisScript& CreateScript() {
   static const redis::RedisScript* script = new redis::RedisScript(R"lua(
 local prefix, idem_ttl, maxlen, ttl, dnc_key = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 -- Asked at most once per run: nothing in the run changes it.
 local dnc_complete = nil
--- The ListCalls indexes, written once per run (one ZADD per index instead of one per call):
--- nothing in the run reads them.
-local created, by_campaign = {}, {}
 local events_key, jobs_key, delayed_key = prefix .. 'events', prefix .. 'jobs', prefix .. 'delayed'
 
 local function create(i, last)
@@ -152,16 +150,9 @@ local function create(i, last)
   elseif status == 'scheduled' then
     redis.call('ZADD', delayed_key, due, call_id)
   end
-  created[#created + 1] = now
-  created[#created + 1] = call_id
+  redis.call('ZADD', prefix .. 'calls:created', now, call_id)
   if campaign ~= '' then
-    local members = by_campaign[campaign]
-    if not members then
-      members = {}
-      by_campaign[campaign] = members
-    end
-    members[#members + 1] = now
-    members[#members + 1] = call_id
+    redis.call('ZADD', prefix .. 'campaign:' .. campaign .. ':calls', now, call_id)
   end
   if idem ~= '' then redis.call('SET', prefix .. 'idem:' .. idem, call_id, 'EX', idem_ttl) end
   if status == 'rejected' then
@@ -178,16 +169,6 @@ while i <= #ARGV do
   local n = tonumber(ARGV[i])
   results[#results + 1] = create(i + 1, i + n)
   i = i + n + 1
-end
--- In slices: unpack gives at most a few thousand values (Lua's C stack).
-local function zadd_all(key, pairs_)
-  for j = 1, #pairs_, 1000 do
-    redis.call('ZADD', key, unpack(pairs_, j, math.min(j + 999, #pairs_)))
-  end
-end
-zadd_all(prefix .. 'calls:created', created)
-for campaign, members in pairs(by_campaign) do
-  zadd_all(prefix .. 'campaign:' .. campaign .. ':calls', members)
 end
 return results
 )lua");
