@@ -1,0 +1,221 @@
+// Calls that come in over SIP, end to end: sipp (Debian's sip-tester, a SIP peer not written
+// here) calls the worker's SIP port as a UAC; the worker in process (real Redis, config-api and
+// state over a scratch database) looks the number's inbound route up, creates the call through a
+// real dispatcher (its gRPC CreateCall, direction inbound) and runs it with the leg already
+// answered. An answered call gets the agent's audio (sipp echoes the RTP it receives, and the
+// worker hears its own 440 Hz prompt back) and is recorded like a dialed one; an unknown number
+// gets 404; a full or draining worker 503.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/audio/tone.h"
+#include "common/grpc/client.h"
+#include "common/grpc/server.h"
+#include "services/dispatcher/config_client.h"
+#include "services/dispatcher/dispatcher_handler.h"
+#include "services/worker/inbound_router.h"
+#include "services/worker/sip/sip_telephony.h"
+#include "services/worker/sip/testing/sipp.h"
+#include "services/worker/testing/worker_env.h"
+
+namespace parley::worker {
+namespace {
+
+using sip::testing::SippPeer;
+using testing::CallsEnv;
+using testing::InProcessWorker;
+using testing::NewNumber;
+using testing::ServicesEnv;
+
+class SipInboundTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    services_ = new ServicesEnv();
+    services_->Apply(parley::v1::RESOURCE_KIND_TEMPLATE, "in-tmpl", "{}");
+    services_->Apply(parley::v1::RESOURCE_KIND_GRAPH, "in-graph", R"({
+        "start_node": "greet", "terminal_nodes": ["bye"],
+        "nodes": [{"name": "greet", "say": ["Hello"], "transitions": [{"to": "bye"}]},
+                  {"name": "bye", "say": ["Goodbye"]}]})");
+    // The agent's own trunk is for its outbound calls; inbound ones never use it.
+    services_->Apply(parley::v1::RESOURCE_KIND_TRUNK, "in-trunk",
+                     R"({"kind": "sip", "sip": {"host": "127.0.0.1", "port": 9}})");
+    services_->Apply(parley::v1::RESOURCE_KIND_AGENT, "front-desk",
+                     R"({"template": "in-tmpl", "graph": "in-graph", "trunk": "in-trunk",
+                         "from": "+14155559999"})");
+  }
+  static void TearDownTestSuite() { delete services_; }
+
+  void SetUp() override {
+    auto telephony = sip::SipTelephony::Create(
+        {.sip_address = "127.0.0.1", .sip_port = 0, .rtp_address = "127.0.0.1"});
+    ASSERT_TRUE(telephony.ok()) << telephony.status();
+    sip_ = *std::move(telephony);
+    calls_ = std::make_unique<CallsEnv>(services_->redis());
+    config_ = std::make_unique<dispatcher::ConfigClient>(
+        grpcx::MakeChannel({.address = services_->config_address()}));
+    dispatcher_ = std::make_unique<dispatcher::DispatcherHandler>(
+        dispatcher::DispatcherDeps{
+            .store = &calls_->store(), .redis = calls_->redis(), .config = config_.get()},
+        grpcx::TokenAuth::Disabled());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(dispatcher_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    dispatcher_address_ = absl::StrCat("127.0.0.1:", port);
+  }
+
+  void TearDown() override {
+    if (sip_ != nullptr) sip_->SetInboundHandler(nullptr);
+    router_.reset();
+    worker_.reset();
+    if (server_ != nullptr) server_->Shutdown();
+    sip_.reset();
+  }
+
+  // A worker (with `max_calls`) taking this test's SIP calls through a router.
+  void StartWorker(int max_calls, int prompt_ms = 2000) {
+    pipelines_ = std::make_unique<TestPromptFactory>(
+        TestPromptOptions{.prompt_ms = prompt_ms, .keep_heard = true});
+    worker_ = std::make_unique<InProcessWorker>(
+        *services_, *calls_,
+        testing::WorkerSettings{
+            .max_calls = max_calls, .pipelines = pipelines_.get(), .sip = sip_.get()});
+    router_ = std::make_unique<InboundRouter>(
+        &worker_->worker(),
+        InboundRoutesFromConfigApi({.address = services_->config_address()}, absl::Seconds(1)),
+        InboundCallsThroughDispatcher({.address = dispatcher_address_}));
+    sip_->SetInboundHandler(router_.get());
+  }
+
+  // A routed number of our own (a route to front-desk).
+  std::string RoutedNumber() {
+    const std::string number = NewNumber();
+    services_->Apply(parley::v1::RESOURCE_KIND_INBOUND_ROUTE,
+                     absl::StrCat("line-", number.substr(1)),
+                     absl::StrCat(R"({"number": ")", number, R"(", "agent": "front-desk"})"));
+    return number;
+  }
+
+  // sipp calling `number` at the worker from `caller` with `scenario`.
+  SippPeer Call(const std::string& scenario, const std::string& number,
+                const std::map<std::string, std::string>& keys) {
+    return SippPeer::Start(scenario, keys,
+                           {"-s", number, absl::StrCat("127.0.0.1:", sip_->sip_port())});
+  }
+
+  // The id of the one call the store lists, once there is one.
+  std::string OnlyCall() {
+    for (int i = 0; i < 200; ++i) {
+      auto page = calls_->store().List("", {}, 10, "");
+      if (page.ok() && !page->calls.empty()) return page->calls.front().call_id;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "no call was created";
+    return "";
+  }
+
+  static ServicesEnv* services_;
+  std::unique_ptr<sip::SipTelephony> sip_;
+  std::unique_ptr<CallsEnv> calls_;
+  std::unique_ptr<dispatcher::ConfigClient> config_;
+  std::unique_ptr<dispatcher::DispatcherHandler> dispatcher_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string dispatcher_address_;
+  std::unique_ptr<TestPromptFactory> pipelines_;
+  std::unique_ptr<InProcessWorker> worker_;
+  std::unique_ptr<InboundRouter> router_;
+};
+
+ServicesEnv* SipInboundTest::services_ = nullptr;
+
+// A call to a routed number is answered, carries the agent's audio to the caller (sipp echoes
+// it: the worker hears its own 440 Hz prompt come back), and is recorded as an inbound call that
+// completes — events, state record and outcome — with the caller as `from`.
+TEST_F(SipInboundTest, RoutedNumberIsAnsweredWithAgentAudioAndCompletes) {
+  StartWorker(2);
+  const std::string number = RoutedNumber();
+  const std::string caller = NewNumber();
+  SippPeer phone = Call("inbound_answer.xml", number, {{"caller", caller}});
+  const std::string id = OnlyCall();
+  ASSERT_FALSE(id.empty());
+  calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(done.direction, "inbound");
+  EXPECT_EQ(done.to, number);
+  EXPECT_EQ(done.from, caller);
+  EXPECT_EQ(done.agent, "front-desk");
+  EXPECT_EQ(calls_->StatusTrail(id), (std::vector<std::string>{"queued", "assigned", "dialing",
+                                                               "in_progress", "completed"}));
+  EXPECT_EQ(phone.Wait(absl::Seconds(15)), 0) << phone.Errors();
+
+  auto record = services_->StateRecord(id, 1);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->direction(), parley::v1::DIRECTION_INBOUND);
+  EXPECT_EQ(record->status(), parley::v1::CALL_STATUS_COMPLETED);
+
+  std::vector<int16_t> heard = pipelines_->Heard(id);
+  ASSERT_GE(heard.size(), 16000u) << "the echo of the agent's audio did not come back";
+  size_t best = 0;
+  double best_rms = 0;
+  for (size_t at = 0; at + 16000 <= heard.size(); at += 1600) {
+    const double rms = audio::Rms(std::span(heard).subspan(at, 16000));
+    if (rms > best_rms) {
+      best_rms = rms;
+      best = at;
+    }
+  }
+  EXPECT_GT(best_rms, 1000);
+  EXPECT_NEAR(audio::ZeroCrossingFrequency(std::span(heard).subspan(best, 16000), 16000), 440, 10);
+  // Nothing is left behind: the call's own job entry is dropped once the call ended.
+  for (int i = 0; i < 100 && calls_->JobsInStream() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(calls_->JobsInStream(), 0);
+}
+
+// A number without an inbound route: 404, and no call is created.
+TEST_F(SipInboundTest, UnknownNumberGetsNotFound) {
+  StartWorker(2);
+  SippPeer phone = Call("inbound_refused.xml", NewNumber(), {{"code", "404"}});
+  EXPECT_EQ(phone.Wait(absl::Seconds(20)), 0) << phone.Errors();
+  auto page = calls_->store().List("", {}, 10, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->calls.empty());
+}
+
+// The worker's one slot is taken by a call in progress: the next caller gets 503, and the first
+// call goes on to complete.
+TEST_F(SipInboundTest, FullWorkerAnswersServiceUnavailable) {
+  StartWorker(1, /*prompt_ms=*/8000);
+  const std::string number = RoutedNumber();
+  SippPeer first = Call("inbound_answer.xml", number, {{"caller", NewNumber()}});
+  const std::string id = OnlyCall();
+  ASSERT_FALSE(id.empty());
+  calls_->WaitStatus(id, parley::v1::CALL_STATUS_IN_PROGRESS, absl::Seconds(20));
+  SippPeer second = Call("inbound_refused.xml", number, {{"code", "503"}});
+  EXPECT_EQ(second.Wait(absl::Seconds(20)), 0) << second.Errors();
+  calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(first.Wait(absl::Seconds(15)), 0) << first.Errors();
+  auto page = calls_->store().List("", {}, 10, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->calls.size(), 1u);
+}
+
+// A draining worker takes no new calls: 503.
+TEST_F(SipInboundTest, DrainingWorkerAnswersServiceUnavailable) {
+  StartWorker(2);
+  const std::string number = RoutedNumber();
+  worker_->worker().Drain(absl::Seconds(30));
+  SippPeer phone = Call("inbound_refused.xml", number, {{"code", "503"}});
+  EXPECT_EQ(phone.Wait(absl::Seconds(20)), 0) << phone.Errors();
+}
+
+}  // namespace
+}  // namespace parley::worker
