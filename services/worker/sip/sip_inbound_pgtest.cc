@@ -20,6 +20,10 @@
 #include "services/worker/sip/sip_telephony.h"
 #include "services/worker/sip/testing/sipp.h"
 #include "services/worker/testing/worker_env.h"
+#include "services/worker/voice/conversation_recorder.h"
+#include "services/worker/voice/embedded_providers.h"
+#include "services/worker/voice/engine_dialogue.h"
+#include "services/worker/voice/voice_pipeline.h"
 
 namespace parley::worker {
 namespace {
@@ -45,6 +49,25 @@ class SipInboundTest : public ::testing::Test {
     services_->Apply(parley::v1::RESOURCE_KIND_AGENT, "front-desk",
                      R"({"template": "in-tmpl", "graph": "in-graph", "trunk": "in-trunk",
                          "from": "+14155559999"})");
+    // The embedded voice pipeline (espeak, pocketsphinx, the scripted policy); the greeting
+    // waits for a goodbye, so the caller ends the call. sipp echoes the agent's own voice back:
+    // barge-in is off.
+    services_->Apply(parley::v1::RESOURCE_KIND_TEMPLATE, "in-voice-tmpl", R"({
+        "stt": {"provider": "pocketsphinx", "language": "en-US"},
+        "llm": {"provider": "scripted"}, "tts": {"provider": "espeak", "voice": "en-us"},
+        "interruptions": {"allow": false},
+        "limits": {"max_duration_s": 60, "silence_timeout_s": 30},
+        "voicemail": {"detect": false}})");
+    services_->Apply(parley::v1::RESOURCE_KIND_GRAPH, "in-voice-graph", R"({
+        "start_node": "greet", "terminal_nodes": ["bye"],
+        "intents": [{"name": "goodbye", "description": "The caller leaves.",
+                     "phrases": ["goodbye"]}],
+        "nodes": [{"name": "greet", "say": ["Thanks for calling the front desk."],
+                   "transitions": [{"intent": "goodbye", "to": "bye"}]},
+                  {"name": "bye", "say": ["Goodbye"]}]})");
+    services_->Apply(parley::v1::RESOURCE_KIND_AGENT, "front-desk-voice",
+                     R"({"template": "in-voice-tmpl", "graph": "in-voice-graph",
+                         "trunk": "in-trunk", "from": "+14155559999"})");
   }
   static void TearDownTestSuite() { delete services_; }
 
@@ -78,13 +101,16 @@ class SipInboundTest : public ::testing::Test {
   }
 
   // A worker (with `max_calls`) taking this test's SIP calls through a router.
-  void StartWorker(int max_calls, int prompt_ms = 2000) {
+  // `voice`: the pipelines the calls get, instead of the test prompt.
+  void StartWorker(int max_calls, int prompt_ms = 2000, PipelineFactory* voice = nullptr) {
     pipelines_ = std::make_unique<TestPromptFactory>(
         TestPromptOptions{.prompt_ms = prompt_ms, .keep_heard = true});
     worker_ = std::make_unique<InProcessWorker>(
         *services_, *calls_,
-        testing::WorkerSettings{
-            .max_calls = max_calls, .pipelines = pipelines_.get(), .sip = sip_.get()});
+        testing::WorkerSettings{.max_calls = max_calls,
+                                .lease = absl::Seconds(5),
+                                .pipelines = voice != nullptr ? voice : pipelines_.get(),
+                                .sip = sip_.get()});
     router_ = std::make_unique<InboundRouter>(
         &worker_->worker(),
         InboundRoutesFromConfigApi({.address = services_->config_address()}, absl::Seconds(1)),
@@ -92,12 +118,12 @@ class SipInboundTest : public ::testing::Test {
     sip_->SetInboundHandler(router_.get());
   }
 
-  // A routed number of our own (a route to front-desk).
-  std::string RoutedNumber() {
+  // A routed number of our own (a route to `agent`).
+  std::string RoutedNumber(const std::string& agent = "front-desk") {
     const std::string number = NewNumber();
     services_->Apply(parley::v1::RESOURCE_KIND_INBOUND_ROUTE,
                      absl::StrCat("line-", number.substr(1)),
-                     absl::StrCat(R"({"number": ")", number, R"(", "agent": "front-desk"})"));
+                     absl::StrCat(R"({"number": ")", number, R"(", "agent": ")", agent, R"("})"));
     return number;
   }
 
@@ -173,10 +199,52 @@ TEST_F(SipInboundTest, RoutedNumberIsAnsweredWithAgentAudioAndCompletes) {
   EXPECT_GT(best_rms, 1000);
   EXPECT_NEAR(audio::ZeroCrossingFrequency(std::span(heard).subspan(best, 16000), 16000), 440, 10);
   // Nothing is left behind: the call's own job entry is dropped once the call ended.
-  for (int i = 0; i < 100 && calls_->JobsInStream() > 0; ++i) {
+  for (int i = 0; i < 200 && calls_->JobsInStream() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(calls_->JobsInStream(), 0);
+}
+
+// The voice pipeline answers a caller: the greeting is spoken on answer, the caller hangs up,
+// and the call completes with its transcript in the state service.
+TEST_F(SipInboundTest, VoiceAgentGreetsTheCallerAndRecordsTheTranscript) {
+  StateClient state(grpcx::ClientOptions{.address = services_->state_address()});
+  ConfigClient config(grpcx::ClientOptions{.address = services_->config_address()});
+  GrpcConversationRecorder recorder(&state, &config);
+  ProviderRegistry registry;
+  RegisterEmbeddedProviders(registry, {});
+  VoicePipelineFactory voice(VoicePipelineOptions{
+      .providers = &registry, .recorder = &recorder, .dialogues = MakeEngineDialogue});
+  StartWorker(2, 2000, &voice);
+  const std::string number = RoutedNumber("front-desk-voice");
+  const std::string caller = NewNumber();
+  SippPeer phone = Call("inbound_hangup.xml", number, {{"caller", caller}, {"talk_ms", "7000"}});
+  const std::string id = OnlyCall();
+  ASSERT_FALSE(id.empty());
+  calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(40));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "callee_hangup");
+  EXPECT_EQ(phone.Wait(absl::Seconds(15)), 0) << phone.Errors();
+
+  auto stub = parley::v1::StateService::NewStub(
+      grpcx::MakeChannel({.address = services_->state_address()}));
+  parley::v1::GetTranscriptRequest request;
+  request.set_call_id(id);
+  parley::v1::GetTranscriptResponse transcript;
+  grpc::Status s;
+  // Turns are written as they happen; the last may trail the call's end by a moment.
+  for (int i = 0; i < 50; ++i) {
+    transcript.Clear();
+    s = stub->GetTranscript(grpcx::MakeContext({.address = services_->state_address()}).get(),
+                            request, &transcript);
+    if (s.ok() && transcript.turns_size() > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_GT(transcript.turns_size(), 0);
+  EXPECT_EQ(transcript.turns(0).role(), parley::v1::ROLE_AGENT);
+  EXPECT_EQ(transcript.turns(0).text(), "Thanks for calling the front desk.");
+  EXPECT_FALSE(transcript.turns(0).interrupted());
 }
 
 // A number without an inbound route: 404, and no call is created.
