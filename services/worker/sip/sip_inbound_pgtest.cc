@@ -134,6 +134,11 @@ class SipInboundTest : public ::testing::Test {
                            {"-s", number, absl::StrCat("127.0.0.1:", sip_->sip_port())});
   }
 
+  // The keys of inbound_answer.xml: the caller, and an offer of PCMU.
+  static std::map<std::string, std::string> AnswerKeys(const std::string& caller) {
+    return {{"caller", caller}, {"pt", "0"}, {"rtpmap", "PCMU/8000"}};
+  }
+
   // The id of the one call the store lists, once there is one.
   std::string OnlyCall() {
     for (int i = 0; i < 200; ++i) {
@@ -161,12 +166,22 @@ ServicesEnv* SipInboundTest::services_ = nullptr;
 
 // A call to a routed number is answered, carries the agent's audio to the caller (sipp echoes
 // it: the worker hears its own 440 Hz prompt come back), and is recorded as an inbound call that
-// completes — events, state record and outcome — with the caller as `from`.
-TEST_F(SipInboundTest, RoutedNumberIsAnsweredWithAgentAudioAndCompletes) {
+// completes — events, state record and outcome — with the caller as `from`. In G.711 and in Opus
+// under the caller's own dynamic payload type.
+struct Offer {
+  std::string name;
+  std::string pt;
+  std::string rtpmap;
+};
+
+class SipInboundCodecTest : public SipInboundTest, public ::testing::WithParamInterface<Offer> {};
+
+TEST_P(SipInboundCodecTest, RoutedNumberIsAnsweredWithAgentAudioAndCompletes) {
   StartWorker(2);
   const std::string number = RoutedNumber();
   const std::string caller = NewNumber();
-  SippPeer phone = Call("inbound_answer.xml", number, {{"caller", caller}});
+  SippPeer phone = Call("inbound_answer.xml", number,
+                        {{"caller", caller}, {"pt", GetParam().pt}, {"rtpmap", GetParam().rtpmap}});
   const std::string id = OnlyCall();
   ASSERT_FALSE(id.empty());
   calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(30));
@@ -179,6 +194,12 @@ TEST_F(SipInboundTest, RoutedNumberIsAnsweredWithAgentAudioAndCompletes) {
   EXPECT_EQ(calls_->StatusTrail(id), (std::vector<std::string>{"queued", "assigned", "dialing",
                                                                "in_progress", "completed"}));
   EXPECT_EQ(phone.Wait(absl::Seconds(15)), 0) << phone.Errors();
+  // Our answer kept the caller's payload type (96 is not Parley's own for Opus).
+  const std::string log = phone.Messages();
+  const size_t ok = log.find("SIP/2.0 200 OK");
+  ASSERT_NE(ok, std::string::npos) << log;
+  EXPECT_NE(log.find(absl::StrCat("RTP/AVP ", GetParam().pt, " 101"), ok), std::string::npos)
+      << log.substr(ok, 1200);
 
   auto record = services_->StateRecord(id, 1);
   ASSERT_TRUE(record.ok()) << record.status();
@@ -204,6 +225,14 @@ TEST_F(SipInboundTest, RoutedNumberIsAnsweredWithAgentAudioAndCompletes) {
   }
   EXPECT_EQ(calls_->JobsInStream(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Codecs, SipInboundCodecTest,
+                         ::testing::Values(Offer{"pcmu", "0", "PCMU/8000"},
+                                           Offer{"pcma", "8", "PCMA/8000"},
+                                           Offer{"opus", "96", "opus/48000/2"}),
+                         [](const ::testing::TestParamInfo<Offer>& info) {
+                           return info.param.name;
+                         });
 
 // The voice pipeline answers a caller: the greeting is spoken on answer, the caller hangs up,
 // and the call completes with its transcript in the state service.
@@ -262,7 +291,7 @@ TEST_F(SipInboundTest, UnknownNumberGetsNotFound) {
 TEST_F(SipInboundTest, FullWorkerAnswersServiceUnavailable) {
   StartWorker(1, /*prompt_ms=*/8000);
   const std::string number = RoutedNumber();
-  SippPeer first = Call("inbound_answer.xml", number, {{"caller", NewNumber()}});
+  SippPeer first = Call("inbound_answer.xml", number, AnswerKeys(NewNumber()));
   const std::string id = OnlyCall();
   ASSERT_FALSE(id.empty());
   calls_->WaitStatus(id, parley::v1::CALL_STATUS_IN_PROGRESS, absl::Seconds(20));
