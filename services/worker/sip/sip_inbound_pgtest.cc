@@ -276,6 +276,46 @@ TEST_F(SipInboundTest, VoiceAgentGreetsTheCallerAndRecordsTheTranscript) {
   EXPECT_FALSE(transcript.turns(0).interrupted());
 }
 
+// Only the worker the caller is connected to runs an inbound call. Another worker that reads
+// the call's job entry leaves it pending and the call queued; when the answering worker dies
+// (here: it claimed the call, reached dialing and stopped renewing), the other worker's reclaim
+// path ends the call failed/worker_lost.
+TEST_F(SipInboundTest, OtherWorkersNeverRunAnInboundCallAndEndItWhenItsWorkerIsLost) {
+  StartWorker(2);
+  calls::CallRecord call;
+  call.call_id = absl::StrCat("inbound-lost-", getpid());
+  call.to = NewNumber();
+  call.from = NewNumber();
+  call.agent = "front-desk";
+  call.direction = "inbound";
+  call.max_attempts = 1;
+  ASSERT_TRUE(calls_->store().Create(call, absl::ToUnixMillis(absl::Now())).ok());
+  for (int i = 0; i < 100 && calls_->PendingJobs() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(calls_->PendingJobs(), 1) << "the worker did not read the job";
+  for (int i = 0; i < 100 && worker_->worker().active_sessions() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(worker_->worker().active_sessions(), 0);
+  EXPECT_EQ(calls_->store().Get(call.call_id)->status, parley::v1::CALL_STATUS_QUEUED);
+
+  const int64_t now = absl::ToUnixMillis(absl::Now());
+  absl::StatusOr<calls::Fence> fence =
+      calls_->store().Claim({.call_id = call.call_id, .attempt = 1}, "gone-worker", 1000, now);
+  ASSERT_TRUE(fence.ok()) << fence.status();
+  ASSERT_TRUE(calls_->store().Transition(*fence, parley::v1::CALL_STATUS_DIALING, now, {}).ok());
+  calls::CallRecord done = calls_->WaitTerminal(call.call_id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_FAILED);
+  EXPECT_EQ(done.ended_reason, "worker_lost");
+  EXPECT_EQ(calls_->StatusTrail(call.call_id),
+            (std::vector<std::string>{"queued", "assigned", "dialing", "failed"}));
+  for (int i = 0; i < 100 && calls_->JobsInStream() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(calls_->JobsInStream(), 0);
+}
+
 // A number without an inbound route: 404, and no call is created.
 TEST_F(SipInboundTest, UnknownNumberGetsNotFound) {
   StartWorker(2);
