@@ -29,8 +29,8 @@ class InboundLeg : public CallLeg {
   virtual void Attach(LegListener* listener) = 0;
 };
 
-// A call that is coming in and waits for a decision. Thread-safe; destroying it undecided
-// rejects it with 500.
+// A call that is coming in and waits for a decision. Used by one thread at a time; destroying
+// it undecided rejects it with 500.
 class IncomingCall {
  public:
   virtual ~IncomingCall() = default;

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/log/log.h"
 #include "common/status/status.h"
 #include "services/worker/sip/sdp.h"
@@ -251,6 +252,11 @@ int SipTelephony::sip_port() const { return stack_->options().sip_port; }
 
 void SipTelephony::SetInboundHandler(worker::InboundCallHandler* handler) {
   stack_->set_inbound_handler(handler);
+  // A call being offered to the old handler on the stack's thread is through before this
+  // returns (the caller may destroy that handler next).
+  auto passed = std::make_shared<absl::Notification>();
+  stack_->Post([passed](nua_t*) { passed->Notify(); });
+  passed->WaitForNotificationWithTimeout(absl::Seconds(5));
 }
 
 absl::StatusOr<std::unique_ptr<SipTelephony>> SipTelephony::Create(

@@ -66,8 +66,9 @@ class SipTelephony final : public worker::Telephony {
   // The port the stack listens on.
   int sip_port() const;
 
-  // Calls that come in go to `handler` (null: refused with 404 again). It must outlive the
-  // telephony or be unset first; calls already handed to it stay its own.
+  // Calls that come in go to `handler` (null: refused with 404 again). Returns once no call is
+  // being offered to the previous handler, which may be destroyed then; calls already handed to
+  // it stay its own.
   void SetInboundHandler(worker::InboundCallHandler* handler);
 
   class Stack;
