@@ -107,9 +107,11 @@ SessionResult CallSession::Finish(Outcome outcome) {
                   {{"outcome", std::string(calls::StatusName(outcome.status))}})
         .Increment();
   }
-  absl::Status acked = RetryUntil(std::max(patience, absl::Now() + absl::Seconds(1)),
-                                  [&] { return env_.store->AckJob(job_.stream_id); });
-  if (!acked.ok()) log::Warn("cannot ack job", {{"error", acked.ToString()}});
+  if (!job_.stream_id.empty()) {  // an inbound call has no job entry of its own
+    absl::Status acked = RetryUntil(std::max(patience, absl::Now() + absl::Seconds(1)),
+                                    [&] { return env_.store->AckJob(job_.stream_id); });
+    if (!acked.ok()) log::Warn("cannot ack job", {{"error", acked.ToString()}});
+  }
   log::Info("call attempt ended",
             {{"outcome", std::string(calls::StatusName(outcome.status))},
              {"ended_reason", outcome.reason},

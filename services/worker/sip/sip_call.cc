@@ -181,7 +181,13 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
           absl::MutexLock lock(&mu_);
           ended = phase_ == Phase::kEnded;
         }
-        if (ended) Release(nh);
+        if (ended) {
+          Release(nh);
+        } else if (inbound_) {
+          // The caller gave up (CANCEL) before we answered, or never confirmed our answer.
+          EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "dialog terminated", 0));
+          Release(nh);
+        }
       }
       return;
     }
@@ -258,7 +264,10 @@ void SipCall::Answered(nua_handle_t* nh, const sip_t* sip, int status) {
       return;
     }
   }
-  absl::StatusOr<MediaAnswer> media = ReadSdpAnswer(Body(sip), trunk_.codecs);
+  StartMedia(nh, ReadSdpAnswer(Body(sip), trunk_.codecs), status);
+}
+
+void SipCall::StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& media, int status) {
   RtpCallbacks callbacks;
   // The RTP thread never outlives this call (Close and the destructor stop it).
   callbacks.on_audio = [this](const audio::PcmFrame& frame) {

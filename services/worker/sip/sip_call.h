@@ -36,6 +36,15 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   // The leg is gone: hang up if needed, stop the threads, never call the listener again.
   void Close();
 
+  // Inbound mode (sip_inbound.cc): the call came in on `nh` and waits for a decision.
+  // Stack thread: takes the handle's events from now on.
+  void TrackInbound(nua_handle_t* nh);
+  // Answers with 200 OK (our SDP answer is `offer` of the constructor) and starts RTP as `media`
+  // (read from the caller's offer) says; kAnswered follows. Any thread.
+  void AnswerInbound(const MediaAnswer& media);
+  // Refuses with a final status instead. Any thread.
+  void RejectInbound(int sip_code);
+
   // CallLeg, as telephony.h says.
   absl::Status PlayAudio(const audio::PcmFrame& frame);
   absl::Status PlayMark(const std::string& name);
@@ -54,6 +63,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   bool EndWith(const worker::LegEvent& event);
   void OnInviteResponse(int status, const char* phrase, nua_handle_t* nh, const sip_t* sip);
   void Answered(nua_handle_t* nh, const sip_t* sip, int status);
+  // Starts RTP as `media` says and reports kAnswered, or ends the call when it cannot.
+  void StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& media, int status);
   void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
   void SendLoop();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -75,6 +86,7 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   nua_handle_t* nh_ = nullptr;
   bool auth_sent_ = false;
   bool released_ = false;
+  bool inbound_ = false;  // the call came in (TrackInbound)
 
   mutable absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kDialing;
