@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -298,61 +299,64 @@ absl::Status RtpSession::SendFrame(std::span<const int16_t> samples, bool new_ru
   return absl::OkStatus();
 }
 
-absl::Status RtpSession::SendDtmf(const std::string& digit, int duration_ms) {
+absl::StatusOr<RtpSession::DtmfEvent> RtpSession::BeginDtmf(const std::string& digit,
+                                                            int duration_ms) {
   const int code = TelephoneEventCode(digit);
   if (code < 0) return absl::InvalidArgumentError("digit: not one of 0-9 * # A-D");
   duration_ms = std::clamp(duration_ms, 40, 2000);
-  uint32_t start;
-  uint16_t first_sequence;
-  int pt;
-  int clock;
-  {
-    absl::MutexLock lock(&send_mu_);
-    if (sender_ == nullptr || stop_) return absl::FailedPreconditionError("rtp: not sending");
-    if (sender_->dtmf_payload_type < 0) {
-      return absl::FailedPreconditionError("rtp: the peer took no telephone-event");
-    }
-    Sender& s = *sender_;
-    pt = s.dtmf_payload_type;
-    clock = s.codec.clock_rate;
-    if (s.sent_any) s.timestamp += static_cast<uint32_t>(clock * audio::kFrameMs / 1000);
-    start = s.timestamp;
-    // Every packet of the event takes a sequence number; reserve them now so audio sent after the
-    // event continues the numbering.
-    const int packets = duration_ms / audio::kFrameMs + 3;
-    first_sequence = static_cast<uint16_t>(s.sequence + (s.sent_any ? 1 : 0));
-    s.sequence = static_cast<uint16_t>(first_sequence + packets - 1);
-    s.timestamp += static_cast<uint32_t>(clock / 1000 * duration_ms);
-    s.sent_any = true;
-    s.last_sent = Clock::now() + std::chrono::milliseconds(duration_ms);
+  absl::MutexLock lock(&send_mu_);
+  if (sender_ == nullptr || stop_) return absl::FailedPreconditionError("rtp: not sending");
+  if (sender_->dtmf_payload_type < 0) {
+    return absl::FailedPreconditionError("rtp: the peer took no telephone-event");
   }
-  uint32_t ssrc;
-  {
-    absl::MutexLock lock(&send_mu_);
-    if (sender_ == nullptr) return absl::FailedPreconditionError("rtp: not sending");
-    ssrc = sender_->ssrc;
-  }
-  uint16_t sequence = first_sequence;
-  const int frames = duration_ms / audio::kFrameMs;
-  auto next = Clock::now();
-  for (int i = 1; i <= frames + 2; ++i) {
-    const bool end = i >= frames;
-    TelephoneEvent e{.event = code,
-                     .end = end,
-                     .volume = 10,
-                     .duration = clock / 1000 * std::min(i, frames) * audio::kFrameMs};
-    SendDatagram(BuildRtp({.payload_type = static_cast<uint8_t>(pt),
+  Sender& s = *sender_;
+  DtmfEvent e;
+  e.code = code;
+  e.payload_type = s.dtmf_payload_type;
+  e.clock = s.codec.clock_rate;
+  e.ssrc = s.ssrc;
+  e.frames = duration_ms / audio::kFrameMs;
+  if (s.sent_any) s.timestamp += static_cast<uint32_t>(e.clock * audio::kFrameMs / 1000);
+  e.timestamp = s.timestamp;
+  // Every packet of the event takes a sequence number; reserve them now so audio sent after the
+  // event continues the numbering.
+  const int packets = e.frames + 3;
+  e.next_sequence = static_cast<uint16_t>(s.sequence + (s.sent_any ? 1 : 0));
+  s.sequence = static_cast<uint16_t>(e.next_sequence + packets - 1);
+  s.timestamp += static_cast<uint32_t>(e.clock / 1000 * duration_ms);
+  s.sent_any = true;
+  s.last_sent = Clock::now() + std::chrono::milliseconds(duration_ms);
+  return e;
+}
+
+bool RtpSession::SendDtmfPacket(DtmfEvent& e) {
+  if (stop_) return true;
+  // Packets 1 … frames-1 one per 20 ms, then the end packet three times (RFC 4733 §2.5.1.4).
+  const int last = e.sent + 1 < e.frames ? e.sent + 1 : e.frames + 2;
+  for (int i = e.sent + 1; i <= last; ++i) {
+    const bool end = i >= e.frames;
+    TelephoneEvent event{.event = e.code,
+                         .end = end,
+                         .volume = 10,
+                         .duration = e.clock / 1000 * std::min(i, e.frames) * audio::kFrameMs};
+    SendDatagram(BuildRtp({.payload_type = static_cast<uint8_t>(e.payload_type),
                            .marker = i == 1,
-                           .sequence = sequence++,
-                           .timestamp = start,
-                           .ssrc = ssrc},
-                          BuildTelephoneEvent(e)),
+                           .sequence = e.next_sequence++,
+                           .timestamp = e.timestamp,
+                           .ssrc = e.ssrc},
+                          BuildTelephoneEvent(event)),
                  false);
-    if (!end) {
-      next += std::chrono::milliseconds(audio::kFrameMs);
-      std::this_thread::sleep_until(next);
-    }
-    if (stop_) break;
+  }
+  e.sent = last;
+  return e.sent >= e.frames + 2;
+}
+
+absl::Status RtpSession::SendDtmf(const std::string& digit, int duration_ms) {
+  PARLEY_ASSIGN_OR_RETURN(DtmfEvent event, BeginDtmf(digit, duration_ms));
+  auto next = Clock::now();
+  while (!SendDtmfPacket(event)) {
+    next += std::chrono::milliseconds(audio::kFrameMs);
+    std::this_thread::sleep_until(next);
   }
   return absl::OkStatus();
 }

@@ -11,7 +11,9 @@
 // Every 5 s an RTCP receiver report goes out, and RTCP that comes in is parsed and counted.
 //
 // Send: the caller paces (one SendFrame per 20 ms, see FramePacer); each 16 kHz frame is encoded
-// and sent as one packet. SendDtmf sends one key as RFC 4733 events spread over its duration.
+// and sent as one packet. SendDtmf sends one key as RFC 4733 events spread over its duration;
+// a caller that paces from a shared thread (SipCall on the FrameScheduler) sends the same packets
+// without blocking: BeginDtmf, then SendDtmfPacket every 20 ms until it returns true.
 //
 //   PARLEY_ASSIGN_OR_RETURN(auto rtp, RtpSession::Open({.bind_address = "0.0.0.0",
 //                                                       .port_min = 10000, .port_max = 20000}));
@@ -85,6 +87,26 @@ class RtpSession final {
   // FAILED_PRECONDITION when the answer took no telephone-event or before Start;
   // INVALID_ARGUMENT for another digit.
   absl::Status SendDtmf(const std::string& digit, int duration_ms);
+
+  // One key being sent as telephone events (RFC 4733): its timestamp and sequence numbers are
+  // taken when it begins, so audio sent after it continues the numbering.
+  struct DtmfEvent {
+    int code = 0;
+    int payload_type = 0;
+    int clock = 0;
+    uint32_t timestamp = 0;
+    uint32_t ssrc = 0;
+    uint16_t next_sequence = 0;
+    int frames = 0;  // 20 ms packets before the end packets
+    int sent = 0;
+  };
+  // Starts sending `digit` over `duration_ms` (clamped to 40..2000): returns the event for
+  // SendDtmfPacket. Errors as SendDtmf.
+  absl::StatusOr<DtmfEvent> BeginDtmf(const std::string& digit, int duration_ms);
+  // Sends the event's next packet, due 20 ms after the one before (the last one also sends the
+  // end packets, three in all, at once). Returns true once the event is complete, or when the
+  // session stopped.
+  bool SendDtmfPacket(DtmfEvent& event);
 
   // Stops receiving and sending; idempotent. Callbacks do not run after it returns.
   void Stop();

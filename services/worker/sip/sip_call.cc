@@ -61,23 +61,18 @@ std::string Body(const sip_t* sip) {
 
 }  // namespace
 
-SipCall::SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
-                 std::unique_ptr<RtpSession> rtp, std::string offer)
+SipCall::SipCall(SipTelephony::Stack* stack, std::shared_ptr<media::FrameScheduler> scheduler,
+                 worker::DialRequest request, SipTrunkConfig trunk, std::unique_ptr<RtpSession> rtp,
+                 std::string offer)
     : stack_(stack),
       request_(std::move(request)),
       trunk_(std::move(trunk)),
       rtp_(std::move(rtp)),
-      offer_(std::move(offer)) {}
+      offer_(std::move(offer)),
+      scheduler_(std::move(scheduler)) {}
 
-SipCall::~SipCall() {
-  if (sender_.joinable()) {
-    if (sender_.get_id() == std::this_thread::get_id()) {
-      sender_.detach();
-    } else {
-      sender_.join();
-    }
-  }
-}
+// Close (which the leg always calls) has taken the call off the scheduler.
+SipCall::~SipCall() = default;
 
 void SipCall::Start() {
   ring_deadline_ = Clock::now() + absl::ToChronoNanoseconds(request_.ring_timeout);
@@ -110,7 +105,8 @@ void SipCall::Start() {
                SIPTAG_PAYLOAD_STR(self->offer_.c_str()),
                TAG_IF(!route.empty(), SIPTAG_ROUTE_STR(route.c_str())), TAG_END());
   });
-  sender_ = std::thread([self] { self->SendLoop(); });
+  slot_ = scheduler_->Add(this);
+  scheduler_->Wake(slot_, ring_deadline_);  // the ring timeout, unless the answer comes first
 }
 
 void SipCall::Close() {
@@ -123,8 +119,8 @@ void SipCall::Close() {
     absl::MutexLock lock(&mu_);
     closed_ = true;
   }
+  scheduler_->Remove(slot_);  // RunDue is not running and will not run again
   rtp_->Stop();
-  if (sender_.joinable() && sender_.get_id() != std::this_thread::get_id()) sender_.join();
 }
 
 void SipCall::Emit(const LegEvent& event) {
@@ -298,6 +294,7 @@ void SipCall::StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& me
     was_up_ = true;
     answered_at_ = Clock::now();
   }
+  scheduler_->Wake(slot_, Clock::now());  // RTP flows from now on (silence until audio)
   LegEvent e{.type = LegEventType::kAnswered};
   e.answer_rate = media->codec.clock_rate;
   e.sip_code = status;
@@ -313,6 +310,7 @@ absl::Status SipCall::PlayAudio(const audio::PcmFrame& frame) {
   absl::MutexLock lock(&mu_);
   if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
   out_.PushFrame(frame.samples);
+  if (out_.size() == 1) scheduler_->Wake(slot_, Clock::now());
   return absl::OkStatus();
 }
 
@@ -320,6 +318,7 @@ absl::Status SipCall::PlayMark(const std::string& name) {
   absl::MutexLock lock(&mu_);
   if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
   out_.PushMark(name);
+  if (out_.size() == 1) scheduler_->Wake(slot_, Clock::now());
   return absl::OkStatus();
 }
 
@@ -329,7 +328,7 @@ void SipCall::Clear() {
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return;
     dropped_marks = out_.Clear();
-    ++clear_generation_;
+    restart_pacer_ = true;
   }
   // RTP has no flush message: what was sent is in the callee's jitter buffer (tens of ms).
   for (const std::string& mark : dropped_marks) {
@@ -347,6 +346,7 @@ absl::Status SipCall::SendDtmf(const std::string& digit, int duration_ms) {
   absl::MutexLock lock(&mu_);
   if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
   dtmf_.emplace_back(digit, duration_ms);
+  scheduler_->Wake(slot_, Clock::now());
   return absl::OkStatus();
 }
 
@@ -395,105 +395,120 @@ worker::LegStats SipCall::Stats() const {
   return out;
 }
 
-void SipCall::SendLoop() {
-  {
-    absl::MutexLock lock(&mu_);
-    while (phase_ == Phase::kDialing) {
-      auto left = ring_deadline_ - Clock::now();
-      if (left <= Clock::duration::zero()) break;
-      mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::NotDialing), absl::FromChrono(left));
-    }
+void SipCall::RingTimeout() {
+  // CANCEL the INVITE, report no answer.
+  if (EndWith(Terminal(LegEventType::kNoAnswer, "ring_timeout", "", 0))) {
+    std::shared_ptr<SipCall> self = shared_from_this();
+    stack_->Post([self](nua_t*) {
+      if (self->nh_ != nullptr && !self->released_) nua_cancel(self->nh_, TAG_END());
+    });
   }
-  bool timed_out = false;
-  {
-    absl::MutexLock lock(&mu_);
-    timed_out = phase_ == Phase::kDialing;
-  }
-  if (timed_out) {
-    // Ring timeout: CANCEL the INVITE, report no answer.
-    if (EndWith(Terminal(LegEventType::kNoAnswer, "ring_timeout", "", 0))) {
-      std::shared_ptr<SipCall> self = shared_from_this();
-      stack_->Post([self](nua_t*) {
-        if (self->nh_ != nullptr && !self->released_) nua_cancel(self->nh_, TAG_END());
-      });
-    }
-    return;
-  }
-  media::FramePacer pacer;
-  // RTP never pauses while the call is up: with no agent audio queued a silence frame goes out
-  // every 20 ms, as a phone's would (trunks hang up calls whose RTP stops for a while).
-  const std::vector<int16_t> silence_frame(audio::kFrameSamples, 0);
+}
+
+std::optional<SipCall::Clock::time_point> SipCall::RunDue(Clock::time_point now) {
+  const Clock::duration early = scheduler_->early();
   const auto frame = std::chrono::milliseconds(audio::kFrameMs);
-  Clock::time_point silence_due = Clock::now();
+  bool dialing;
+  {
+    absl::MutexLock lock(&mu_);
+    if (phase_ == Phase::kEnded) return std::nullopt;
+    dialing = phase_ == Phase::kDialing;
+  }
+  if (dialing) {
+    if (now + early < ring_deadline_) return ring_deadline_;
+    RingTimeout();
+    return std::nullopt;
+  }
+  // Up. RTP never pauses while the call is up: with no agent audio queued a silence frame goes
+  // out every 20 ms, as a phone's would (trunks hang up calls whose RTP stops for a while).
+  // Everything due within the scheduler's `early` goes now (one wake-up serves every call due
+  // around the same time).
+  enum class Send { kSilence, kFrame, kMark, kDtmf };
   for (;;) {
-    worker::LegSendQueue::Item item;
-    std::optional<std::pair<std::string, int>> dtmf;
-    bool new_run = false;
-    bool silence = false;
-    {
-      absl::MutexLock lock(&mu_);
-      const auto left = silence_due - Clock::now();
-      if (left > Clock::duration::zero()) {
-        mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::EndedOrWork), absl::FromChrono(left));
+    if (dtmf_sending_.has_value()) {  // a key being sent takes the place of audio
+      if (dtmf_next_ > Clock::now() + early) return dtmf_next_;
+      if (rtp_->SendDtmfPacket(*dtmf_sending_)) {
+        dtmf_sending_.reset();
+        pacer_.Restart();
+        silence_due_ = Clock::now() + frame;
+      } else {
+        dtmf_next_ += frame;
       }
-      if (phase_ == Phase::kEnded) return;
-      if (!EndedOrWork()) {
-        silence = true;
-      } else if (!dtmf_.empty()) {
-        dtmf = dtmf_.front();
-        dtmf_.pop_front();
-      } else if (!out_.front().is_mark) {
-        const int generation = clear_generation_;
-        Clock::time_point due = pacer.Due(Clock::now());
-        new_run = pacer.starts_run();
-        auto wait = due - Clock::now();
-        if (wait > Clock::duration::zero()) {
-          auto interrupted = [this, generation]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-            return phase_ == Phase::kEnded || clear_generation_ != generation;
-          };
-          mu_.AwaitWithTimeout(absl::Condition(&interrupted), absl::FromChrono(wait));
-        }
-        if (phase_ == Phase::kEnded) return;
-        if (clear_generation_ != generation) {
-          pacer.Restart();
-          continue;
-        }
-      }
-      if (!silence && !dtmf.has_value()) item = out_.Pop();
-      in_flight_ = !silence;
-    }
-    if (silence) {
-      (void)rtp_->SendFrame(silence_frame, false);
-      const Clock::time_point now = Clock::now();
-      silence_due = now - silence_due > 5 * frame ? now + frame : silence_due + frame;
       continue;
     }
-    if (dtmf.has_value()) {
-      absl::Status sent = rtp_->SendDtmf(dtmf->first, dtmf->second);
-      if (!sent.ok()) log::Warn("dtmf not sent", {{"error", sent.ToString()}});
-      pacer.Restart();
-    } else if (item.is_mark) {
-      LegEvent e{.type = LegEventType::kMark};
-      e.mark = item.mark;
-      Emit(e);
-    } else {
-      absl::Status sent = rtp_->SendFrame(item.pcm, new_run);
-      if (!sent.ok()) log::Warn("frame not sent", {{"error", sent.ToString()}});
+    Send what;
+    worker::LegSendQueue::Item item;
+    std::pair<std::string, int> dtmf;
+    bool new_run = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (phase_ != Phase::kUp) return std::nullopt;
+      if (restart_pacer_) {
+        pacer_.Restart();
+        restart_pacer_ = false;
+      }
+      now = Clock::now();
+      if (!dtmf_.empty()) {
+        what = Send::kDtmf;
+        dtmf = std::move(dtmf_.front());
+        dtmf_.pop_front();
+      } else if (out_.empty()) {
+        if (silence_due_ > now + early) return silence_due_;
+        what = Send::kSilence;
+      } else if (out_.front().is_mark) {
+        what = Send::kMark;
+        item = out_.Pop();
+      } else {
+        const Clock::time_point due = pacer_.Due(now);
+        if (due > now + early) return due;
+        what = Send::kFrame;
+        new_run = pacer_.starts_run();
+        item = out_.Pop();
+        in_flight_ = true;
+      }
     }
-    if (!item.is_mark) silence_due = Clock::now() + frame;
+    switch (what) {
+      case Send::kDtmf: {
+        absl::StatusOr<RtpSession::DtmfEvent> event = rtp_->BeginDtmf(dtmf.first, dtmf.second);
+        if (event.ok()) {
+          dtmf_sending_ = *event;
+          dtmf_next_ = Clock::now();
+        } else {
+          log::Warn("dtmf not sent", {{"error", event.status().ToString()}});
+        }
+        continue;
+      }
+      case Send::kMark: {
+        LegEvent e{.type = LegEventType::kMark};
+        e.mark = item.mark;
+        Emit(e);
+        continue;
+      }
+      case Send::kSilence: {
+        static const std::vector<int16_t> kSilence(audio::kFrameSamples, 0);
+        (void)rtp_->SendFrame(kSilence, false);
+        const Clock::time_point sent = Clock::now();
+        // Far behind (the thread was starved): start over rather than burst.
+        silence_due_ = sent - silence_due_ > 5 * frame ? sent + frame : silence_due_ + frame;
+        continue;
+      }
+      case Send::kFrame:
+        break;
+    }
+    absl::Status sent = rtp_->SendFrame(item.pcm, new_run);
+    if (!sent.ok()) log::Warn("frame not sent", {{"error", sent.ToString()}});
+    const Clock::time_point sent_at = Clock::now();
+    silence_due_ = sent_at + frame;
     absl::MutexLock lock(&mu_);
     in_flight_ = false;
-    if (!dtmf.has_value() && !item.is_mark) {
-      pacer.Sent(Clock::now());
-      if (stats_.first_audio_us < 0) {
-        stats_.first_audio_us =
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - answered_at_)
-                .count();
-      }
-      stats_.frames_sent = pacer.frames();
-      stats_.late_frames = pacer.late_frames();
-      stats_.max_late_us = pacer.max_late_us();
+    pacer_.Sent(sent_at);
+    if (stats_.first_audio_us < 0) {
+      stats_.first_audio_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(sent_at - answered_at_).count();
     }
+    stats_.frames_sent = pacer_.frames();
+    stats_.late_frames = pacer_.late_frames();
+    stats_.max_late_us = pacer_.max_late_us();
   }
 }
 

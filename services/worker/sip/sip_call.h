@@ -1,6 +1,7 @@
 // Internal to SipTelephony: one outbound SIP call — its INVITE transaction and dialog (driven on
-// the stack's thread), its RTP session, the queue of agent audio paced out by a thread of its
-// own, and the leg events (sip_telephony.h documents the mapping). The CallLeg handed to the
+// the stack's thread), its RTP session, the queue of agent audio paced out by the telephony's
+// FrameScheduler (one sending thread per core for every call, as the gRPC media leg), and the leg
+// events (sip_telephony.h documents the mapping). The CallLeg handed to the
 // worker wraps it; the stack keeps it alive while its NUA handle lives.
 #pragma once
 
@@ -9,11 +10,13 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/media/frame_pacer.h"
+#include "common/media/frame_scheduler.h"
 #include "services/worker/leg_send_queue.h"
 #include "services/worker/sip/rtp_session.h"
 #include "services/worker/sip/sip_stack.h"
@@ -22,18 +25,21 @@
 
 namespace parley::sip {
 
-class SipCall final : public std::enable_shared_from_this<SipCall> {
+class SipCall final : public std::enable_shared_from_this<SipCall>,
+                      private media::FrameScheduler::Client {
  public:
-  SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
-          std::unique_ptr<RtpSession> rtp, std::string offer);
-  ~SipCall();
+  SipCall(SipTelephony::Stack* stack, std::shared_ptr<media::FrameScheduler> scheduler,
+          worker::DialRequest request, SipTrunkConfig trunk, std::unique_ptr<RtpSession> rtp,
+          std::string offer);
+  ~SipCall() override;
 
-  // Sends the INVITE (from the caller's thread: posts to the stack) and starts the send thread.
+  // Sends the INVITE (from the caller's thread: posts to the stack) and joins the scheduler.
   void Start();
   // Stack thread: one NUA event for this call's handle.
   void OnEvent(nua_event_t event, int status, const char* phrase, nua_handle_t* nh,
                const sip_t* sip, tagi_t tags[]);
-  // The leg is gone: hang up if needed, stop the threads, never call the listener again.
+  // The leg is gone: hang up if needed, leave the scheduler, stop the RTP thread, never call the
+  // listener again.
   void Close();
 
   // Inbound mode (sip_inbound.cc): the call came in on `nh` and waits for a decision.
@@ -66,21 +72,27 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   // Starts RTP as `media` says and reports kAnswered, or ends the call when it cannot.
   void StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& media, int status);
   void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
-  void SendLoop();
+  // FrameScheduler::Client: while dialing, the ring timeout; once up, one RTP packet per 20 ms —
+  // the next agent frame (paced), a telephone-event packet, or silence.
+  std::optional<Clock::time_point> RunDue(Clock::time_point now) override;
+  void RingTimeout();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || (out_.frames() == 0 && !in_flight_);
   }
-  bool EndedOrWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return phase_ == Phase::kEnded || !out_.empty() || !dtmf_.empty();
-  }
-  bool NotDialing() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return phase_ != Phase::kDialing; }
 
   SipTelephony::Stack* const stack_;
   const worker::DialRequest request_;
   const SipTrunkConfig trunk_;
   const std::unique_ptr<RtpSession> rtp_;
   const std::string offer_;
-  std::thread sender_;
+  const std::shared_ptr<media::FrameScheduler> scheduler_;
+  media::FrameScheduler::Slot slot_;
+
+  // RunDue only (the scheduler never runs it on two threads at once).
+  media::FramePacer pacer_;
+  Clock::time_point silence_due_;
+  std::optional<RtpSession::DtmfEvent> dtmf_sending_;
+  Clock::time_point dtmf_next_;
 
   // Stack thread only.
   nua_handle_t* nh_ = nullptr;
@@ -95,8 +107,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   worker::LegSendQueue out_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<std::string, int>> dtmf_ ABSL_GUARDED_BY(mu_);
-  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
-  int clear_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;      // a frame taken off the queue, being sent
+  bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;  // a Clear dropped the run being sent
   worker::LegStats stats_ ABSL_GUARDED_BY(mu_);
   Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);
   Clock::time_point ring_deadline_;

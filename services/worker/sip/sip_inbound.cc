@@ -233,8 +233,8 @@ void OfferInboundCall(SipTelephony::Stack* stack, worker::InboundCallHandler* ha
   std::string answer = BuildSdpAnswer(address, (*rtp)->port(), *media, rng() >> 2);
   auto relay = std::make_unique<LegRelay>();
   worker::DialRequest request{.to = to, .from = from, .listener = relay.get()};
-  auto call = std::make_shared<SipCall>(stack, std::move(request), std::move(defaults),
-                                        *std::move(rtp), std::move(answer));
+  auto call = std::make_shared<SipCall>(stack, options.scheduler, std::move(request),
+                                        std::move(defaults), *std::move(rtp), std::move(answer));
   call->TrackInbound(nh);
   handler->OnIncomingCall(std::make_unique<SipIncomingCall>(std::move(call), std::move(relay),
                                                             *std::move(media), to, from));
@@ -251,6 +251,9 @@ void SipCall::TrackInbound(nua_handle_t* nh) {
 
 void SipCall::AnswerInbound(const MediaAnswer& media) {
   ring_deadline_ = Clock::now() + absl::ToChronoNanoseconds(request_.ring_timeout);
+  // On the scheduler before the 200 leaves: StartMedia's Wake needs the slot.
+  slot_ = scheduler_->Add(this);
+  scheduler_->Wake(slot_, ring_deadline_);  // no ACK by then: the call is given up
   std::shared_ptr<SipCall> self = shared_from_this();
   stack_->Post([self, media](nua_t*) {
     {
@@ -262,7 +265,6 @@ void SipCall::AnswerInbound(const MediaAnswer& media) {
     // Media flows from our 200 on: the caller may start talking before its ACK arrives.
     self->StartMedia(self->nh_, media, 200);
   });
-  sender_ = std::thread([self] { self->SendLoop(); });
 }
 
 void SipCall::RejectInbound(int sip_code) {

@@ -270,6 +270,9 @@ absl::StatusOr<std::unique_ptr<SipTelephony>> SipTelephony::Create(
   if (resolved.sip_port == 0) {
     PARLEY_ASSIGN_OR_RETURN(resolved.sip_port, FreePort(resolved.sip_address));
   }
+  if (resolved.scheduler == nullptr) {
+    resolved.scheduler = std::make_shared<media::FrameScheduler>(resolved.send_threads);
+  }
   auto stack = std::make_unique<Stack>(resolved);
   PARLEY_RETURN_IF_ERROR(stack->Start());
   return std::unique_ptr<SipTelephony>(new SipTelephony(std::move(stack)));
@@ -300,8 +303,8 @@ absl::StatusOr<std::unique_ptr<worker::CallLeg>> SipTelephony::Dial(
                                      .codecs = config.codecs,
                                      .session_id = rng() >> 2,
                                      .version = 1});
-  auto call = std::make_shared<SipCall>(stack_.get(), std::move(dial), std::move(config),
-                                        std::move(rtp), std::move(offer));
+  auto call = std::make_shared<SipCall>(stack_.get(), stack_->options().scheduler, std::move(dial),
+                                        std::move(config), std::move(rtp), std::move(offer));
   call->Start();
   return std::make_unique<SipCallLeg>(std::move(call));
 }

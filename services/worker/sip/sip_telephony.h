@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/media/frame_scheduler.h"
 #include "services/worker/inbound.h"
 #include "services/worker/telephony.h"
 
@@ -48,6 +49,10 @@ struct SipTelephonyOptions {
   // we accept from an offer, in order of preference.
   std::string inbound_region = "US";
   std::vector<std::string> inbound_codecs = {"opus", "pcmu", "pcma"};
+  // Sends every call's RTP (one thread per core serves them all, as for the gRPC media leg);
+  // null: the telephony makes its own with `send_threads` threads (0: one per core).
+  std::shared_ptr<media::FrameScheduler> scheduler;
+  int send_threads = 0;
 };
 
 class SipTelephony final : public worker::Telephony {
