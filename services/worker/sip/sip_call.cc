@@ -272,7 +272,17 @@ void SipCall::StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& me
     if (!detached_ && request_.listener != nullptr) request_.listener->OnLegAudio(frame);
   };
   callbacks.on_dtmf = [this](const std::string& digit) {
-    if (!audio_open_) return;
+    {
+      // A key the callee pressed at once can arrive before kAnswered reached the listener (the
+      // peer starts sending at our ACK): held until then, not dropped — RtpSession reports each
+      // event once.
+      absl::MutexLock lock(&mu_);
+      if (phase_ == Phase::kEnded) return;
+      if (!dtmf_open_) {
+        early_dtmf_.push_back(digit);
+        return;
+      }
+    }
     LegEvent e{.type = LegEventType::kDtmf};
     e.digit = digit;
     Emit(e);
@@ -300,6 +310,17 @@ void SipCall::StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& me
   e.sip_code = status;
   Emit(e);
   audio_open_ = true;
+  std::vector<std::string> early;
+  {
+    absl::MutexLock lock(&mu_);
+    dtmf_open_ = true;
+    early.swap(early_dtmf_);
+  }
+  for (const std::string& digit : early) {
+    LegEvent key{.type = LegEventType::kDtmf};
+    key.digit = digit;
+    Emit(key);
+  }
 }
 
 absl::Status SipCall::PlayAudio(const audio::PcmFrame& frame) {

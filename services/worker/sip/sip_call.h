@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -105,6 +106,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   bool was_up_ ABSL_GUARDED_BY(mu_) = false;
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool dtmf_open_ ABSL_GUARDED_BY(mu_) = false;               // kAnswered has been reported
+  std::vector<std::string> early_dtmf_ ABSL_GUARDED_BY(mu_);  // keys that came before that
   worker::LegSendQueue out_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<std::string, int>> dtmf_ ABSL_GUARDED_BY(mu_);
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;      // a frame taken off the queue, being sent
