@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
     sip_telephony = grpcx::ValueOrExit(
         sip::SipTelephony::Create({.sip_address = listen.substr(0, colon),
                                    .sip_port = port,
-                                   .rtp_address = absl::GetFlag(FLAGS_rtp_address)}),
+                                   .rtp_address = absl::GetFlag(FLAGS_rtp_address),
+                                   .scheduler = grpc_telephony.scheduler()}),
         "cannot start the SIP stack");
   }
   worker::TelephonyByKind telephony({{"grpc", &grpc_telephony}, {"sip", sip_telephony.get()}});

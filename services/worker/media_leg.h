@@ -55,6 +55,10 @@ class GrpcTelephony final : public Telephony {
         cache_(options.opus_cache_bytes),
         scheduler_(std::make_shared<media::FrameScheduler>(options.send_threads)) {}
 
+  // The scheduler that sends its legs' audio, for other telephonies of the process to share
+  // (SipTelephonyOptions::scheduler): one set of sending threads per worker.
+  std::shared_ptr<media::FrameScheduler> scheduler() const { return scheduler_; }
+
   // Hits and size of the shared packet cache (all zero without one).
   audio::OpusPacketCacheStats CacheStats() const { return cache_.stats(); }
 
