@@ -384,10 +384,14 @@ void RtpSession::ReceiveLoop() {
     const auto now = Clock::now();
     auto until = std::min(next_rtcp, now + std::chrono::milliseconds(50));
     if (next_tick.has_value()) until = std::min(until, *next_tick);
-    const int timeout_ms = static_cast<int>(std::max<int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()));
+    // To the nanosecond: a timeout in whole milliseconds (poll) rounds the last part of each wait
+    // down to 0, and the thread spun through up to a millisecond of every 20 ms tick.
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::max(Clock::duration::zero(), until - now));
+    const timespec timeout{.tv_sec = static_cast<time_t>(wait.count() / 1000000000),
+                           .tv_nsec = static_cast<long>(wait.count() % 1000000000)};
     pollfd fds[2] = {{rtp_fd_, POLLIN, 0}, {rtcp_fd_, POLLIN, 0}};
-    const int ready = poll(fds, 2, timeout_ms);
+    const int ready = ppoll(fds, 2, &timeout, nullptr);
     if (ready > 0 && (fds[0].revents & POLLIN) != 0) {
       sockaddr_in from{};
       socklen_t from_len = sizeof(from);
