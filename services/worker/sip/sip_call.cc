@@ -76,6 +76,9 @@ SipCall::~SipCall() = default;
 
 void SipCall::Start() {
   ring_deadline_ = Clock::now() + absl::ToChronoNanoseconds(request_.ring_timeout);
+  // On the scheduler before the INVITE leaves: the answer's Wake needs the slot.
+  slot_ = scheduler_->Add(this);
+  scheduler_->Wake(slot_, ring_deadline_);  // the ring timeout, unless the answer comes first
   std::shared_ptr<SipCall> self = shared_from_this();
   stack_->Post([self](nua_t* nua) {
     // Angle brackets keep URI parameters (;transport=tcp) in the URI, not the To header.
@@ -105,8 +108,6 @@ void SipCall::Start() {
                SIPTAG_PAYLOAD_STR(self->offer_.c_str()),
                TAG_IF(!route.empty(), SIPTAG_ROUTE_STR(route.c_str())), TAG_END());
   });
-  slot_ = scheduler_->Add(this);
-  scheduler_->Wake(slot_, ring_deadline_);  // the ring timeout, unless the answer comes first
 }
 
 void SipCall::Close() {
