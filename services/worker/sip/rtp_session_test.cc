@@ -115,5 +115,31 @@ TEST(RtpSessionTest, DtmfBothWaysAndSymmetricReturnPath) {
   EXPECT_FALSE(a->SendDtmf("x", 100).ok());
 }
 
+// The non-blocking form a shared sending thread uses: one packet per call, the end packets with
+// the last, and the key arrives once; audio sent afterwards still plays.
+TEST(RtpSessionTest, DtmfPacketByPacketNeverBlocks) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  Heard heard_b;
+  ASSERT_TRUE(a->Start(To(*b, "pcmu"), {}).ok());
+  ASSERT_TRUE(b->Start(To(*a, "pcmu"), heard_b.Callbacks()).ok());
+  absl::StatusOr<RtpSession::DtmfEvent> key = a->BeginDtmf("3", 100);
+  ASSERT_TRUE(key.ok()) << key.status();
+  int calls = 0;
+  auto next = std::chrono::steady_clock::now();
+  while (!a->SendDtmfPacket(*key)) {
+    ++calls;
+    next += std::chrono::milliseconds(20);
+    std::this_thread::sleep_until(next);
+  }
+  EXPECT_EQ(calls, 4);  // 100 ms: packets 1-4 one at a time, then 5 with the two repeats
+  EXPECT_EQ(a->Stats().packets_sent, 7);
+  EXPECT_FALSE(a->BeginDtmf("x", 100).ok());
+  SendTone(*a, 10);
+  absl::MutexLock lock(&heard_b.mu);
+  EXPECT_EQ(heard_b.digits, (std::vector<std::string>{"3"}));
+}
+
 }  // namespace
 }  // namespace parley::sip
