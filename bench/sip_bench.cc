@@ -199,11 +199,12 @@ void ApplyExamples(const std::string& config_address, int sipp_port) {
   }
 }
 
-// A free UDP+TCP loopback port for sipp's SIP side, and its RTP port.
+// A free loopback port for sipp's SIP side; even, so that its media port (-mp, two up) is even
+// too, as RTP ports are.
 int FreeSippPort() {
   for (;;) {
     const int port = FreePort();
-    if (port % 2 == 0) return port;  // sipp's media port (-mp) is the next even one up
+    if (port % 2 == 0) return port;
   }
 }
 
