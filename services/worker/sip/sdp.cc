@@ -111,7 +111,14 @@ std::string BuildSdpOffer(const SdpOffer& offer) {
   return absl::StrCat("v=0\r\n", "o=parley ", offer.session_id, " ", offer.version, " IN ", family,
                       " ", offer.address, "\r\n", "s=parley\r\n", "c=IN ", family, " ",
                       offer.address, "\r\n", "t=0 0\r\n", "m=audio ", offer.rtp_port, " RTP/AVP",
-                      formats, "\r\n", maps, "a=ptime:20\r\n", "a=sendrecv\r\n");
+                      formats, "\r\n", maps, "a=ptime:20\r\n", "a=", offer.direction, "\r\n");
+}
+
+std::string AnswerDirection(const MediaAnswer& media) {
+  if (media.send_audio && media.receive_audio) return "sendrecv";
+  if (media.receive_audio) return "recvonly";
+  if (media.send_audio) return "sendonly";
+  return "inactive";
 }
 
 absl::StatusOr<MediaAnswer> ReadSdpAnswer(std::string_view body,
@@ -150,6 +157,7 @@ absl::StatusOr<MediaAnswer> ReadSdpAnswer(std::string_view body,
   out.port = static_cast<int>(audio->m_port);
   // m_mode is the answerer's view: it takes our audio when it may receive.
   out.send_audio = (audio->m_mode & sdp_recvonly) != 0;
+  out.receive_audio = (audio->m_mode & sdp_sendonly) != 0;
   // The answer lists formats in its own preference order (RFC 3264 §6.1); take the first one that
   // we offered.
   bool found = false;

@@ -62,12 +62,14 @@ std::string Body(const sip_t* sip) {
 }  // namespace
 
 SipCall::SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
-                 std::unique_ptr<RtpSession> rtp, std::string offer)
+                 std::unique_ptr<RtpSession> rtp, SdpOffer offer)
     : stack_(stack),
       request_(std::move(request)),
       trunk_(std::move(trunk)),
       rtp_(std::move(rtp)),
-      offer_(std::move(offer)) {}
+      offer_(BuildSdpOffer(offer)),
+      sdp_(std::move(offer)),
+      last_sdp_(offer_) {}
 
 SipCall::~SipCall() {
   if (sender_.joinable()) {
@@ -165,9 +167,8 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       (void)ended;
       return;  // nua answers the BYE; the handle ends with the terminated state
     }
-    case nua_i_invite:  // a re-INVITE: keep the session (refresh, hold) with our SDP
-      nua_respond(nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-                  SIPTAG_PAYLOAD_STR(offer_.c_str()), TAG_END());
+    case nua_i_invite:
+      OnReinvite(nh, sip);
       return;
     case nua_r_bye:
       if (status >= 200) Release(nh);
@@ -176,12 +177,19 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       int state = nua_callstate_init;
       tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
       if (state == nua_callstate_terminated) {
-        bool ended;
+        // Still up: the stack ended the session itself (the callee stopped refreshing it past
+        // its session timer, RFC 4028 §10, and nua sent BYE).
+        bool up;
         {
           absl::MutexLock lock(&mu_);
-          ended = phase_ == Phase::kEnded;
+          up = phase_ == Phase::kUp;
         }
-        if (ended) Release(nh);
+        if (up) {
+          EndWith(Terminal(LegEventType::kMediaLost, "media_lost", "SIP session ended", status));
+        } else {
+          EndWith(Terminal(LegEventType::kFailed, "trunk_error", "SIP session ended", status));
+        }
+        Release(nh);
       }
       return;
     }
@@ -249,6 +257,42 @@ void SipCall::OnInviteResponse(int status, const char* phrase, nua_handle_t* nh,
   Release(nh);
 }
 
+void SipCall::OnReinvite(nua_handle_t* nh, const sip_t* sip) {
+  const std::string body = Body(sip);
+  if (!body.empty() && !codec_.empty()) {
+    // The offer must keep the codec our RTP runs with: it cannot change mid-call.
+    absl::StatusOr<MediaAnswer> media = ReadSdpAnswer(body, {codec_});
+    if (!media.ok()) {
+      log::Warn("sip re-INVITE refused",
+                {{"call_id", request_.call_id}, {"error", media.status().ToString()}});
+      nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+      return;
+    }
+    SdpOffer answer = sdp_;
+    answer.codecs = {codec_};
+    answer.direction = AnswerDirection(*media);
+    std::string text = BuildSdpOffer(answer);
+    if (text != last_sdp_) {  // RFC 3264 §8: a changed SDP has the next version
+      answer.version = ++sdp_.version;
+      text = BuildSdpOffer(answer);
+    }
+    last_sdp_ = std::move(text);
+    bool changed;
+    {
+      absl::MutexLock lock(&mu_);
+      changed = held_ == media->send_audio;
+      held_ = !media->send_audio;
+    }
+    if (changed) {
+      log::Info("sip hold", {{"call_id", request_.call_id}, {"direction", answer.direction}});
+    }
+  }
+  // Without SDP (a session refresh may come so) our last SDP goes out again unchanged as the
+  // offer. nua adds the session timer headers (RFC 4028) to the 200.
+  nua_respond(nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+              SIPTAG_PAYLOAD_STR(last_sdp_.c_str()), TAG_END());
+}
+
 void SipCall::Answered(nua_handle_t* nh, const sip_t* sip, int status) {
   {
     absl::MutexLock lock(&mu_);
@@ -287,8 +331,10 @@ void SipCall::Answered(nua_handle_t* nh, const sip_t* sip, int status) {
     }
     phase_ = Phase::kUp;
     was_up_ = true;
+    held_ = !media->send_audio;
     answered_at_ = Clock::now();
   }
+  codec_ = media->codec.name;
   LegEvent e{.type = LegEventType::kAnswered};
   e.answer_rate = media->codec.clock_rate;
   e.sip_code = status;
@@ -423,6 +469,14 @@ void SipCall::SendLoop() {
     bool silence = false;
     {
       absl::MutexLock lock(&mu_);
+      if (held_) {
+        // On hold (the callee's offer said sendonly/inactive): nothing goes out, queued audio
+        // waits; sending resumes as a new run when the callee takes us off hold.
+        mu_.Await(absl::Condition(this, &SipCall::EndedOrNotHeld));
+        if (phase_ == Phase::kEnded) return;
+        pacer.Restart();
+        silence_due = Clock::now();
+      }
       const auto left = silence_due - Clock::now();
       if (left > Clock::duration::zero()) {
         mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::EndedOrWork), absl::FromChrono(left));

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "services/worker/leg_send_queue.h"
 #include "services/worker/sip/rtp_session.h"
+#include "services/worker/sip/sdp.h"
 #include "services/worker/sip/sip_stack.h"
 #include "services/worker/sip/sip_trunk.h"
 #include "services/worker/telephony.h"
@@ -25,7 +26,7 @@ namespace parley::sip {
 class SipCall final : public std::enable_shared_from_this<SipCall> {
  public:
   SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
-          std::unique_ptr<RtpSession> rtp, std::string offer);
+          std::unique_ptr<RtpSession> rtp, SdpOffer offer);
   ~SipCall();
 
   // Sends the INVITE (from the caller's thread: posts to the stack) and starts the send thread.
@@ -54,6 +55,9 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   bool EndWith(const worker::LegEvent& event);
   void OnInviteResponse(int status, const char* phrase, nua_handle_t* nh, const sip_t* sip);
   void Answered(nua_handle_t* nh, const sip_t* sip, int status);
+  // A re-INVITE in our dialog (hold, unhold, session refresh): answers it and pauses or resumes
+  // our RTP as its offer's direction says.
+  void OnReinvite(nua_handle_t* nh, const sip_t* sip);
   void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
   void SendLoop();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -63,6 +67,9 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
     return phase_ == Phase::kEnded || !out_.empty() || !dtmf_.empty();
   }
   bool NotDialing() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return phase_ != Phase::kDialing; }
+  bool EndedOrNotHeld() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ == Phase::kEnded || !held_;
+  }
 
   SipTelephony::Stack* const stack_;
   const worker::DialRequest request_;
@@ -72,6 +79,9 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   std::thread sender_;
 
   // Stack thread only.
+  SdpOffer sdp_;          // what our SDP says; its version goes up whenever the SDP changes
+  std::string last_sdp_;  // the SDP we sent last (the offer, then answers to re-INVITEs)
+  std::string codec_;     // the codec the answer chose
   nua_handle_t* nh_ = nullptr;
   bool auth_sent_ = false;
   bool released_ = false;
@@ -79,6 +89,7 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   mutable absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kDialing;
   bool was_up_ ABSL_GUARDED_BY(mu_) = false;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;  // the callee put us on hold: no RTP goes out
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   worker::LegSendQueue out_ ABSL_GUARDED_BY(mu_);

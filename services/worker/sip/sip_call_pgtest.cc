@@ -262,6 +262,95 @@ TEST_F(SipCallTest, TcpTrunkCarriesTheCall) {
   EXPECT_NE(peer.Messages().find("TCP message received"), std::string::npos);
 }
 
+int CountRequests(const std::string& log, absl::string_view method) {
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StartsWith(line, absl::StrCat(method, " sip:"))) ++n;
+  }
+  return n;
+}
+
+class SipHoldTest : public SipCallTest,
+                    public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
+
+// The callee holds the call with a re-INVITE (sendonly or inactive) and later resumes it
+// (sendrecv): each answer mirrors the offer's direction (sipp checks a=recvonly / a=inactive,
+// then a=sendrecv), the call stays up through both, and our prompt still comes back in sipp's
+// echo after the hold. The call completes normally.
+TEST_P(SipHoldTest, HoldAndResumeReinvitesKeepTheCall) {
+  const auto& [offered, answered] = GetParam();
+  SippPeer peer =
+      SippPeer::Start("hold.xml", {{"hold_direction", offered}, {"hold_answer", answered}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 5000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(40));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  const std::string log = peer.Messages();
+  EXPECT_NE(log.find(absl::StrCat("a=", answered)), std::string::npos) << log;
+  EXPECT_GE(worker.pipelines().Heard(id).size(), 8000u) << "no audio came back";
+  // With the default options we never ask for a session timer of our own: sofia's default
+  // (1800 s) would have us send an SDP-less refresh at 15 minutes.
+  EXPECT_EQ(log.find("Session-Expires:"), std::string::npos) << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Directions, SipHoldTest,
+    ::testing::Values(std::pair<std::string, std::string>{"sendonly", "recvonly"},
+                      std::pair<std::string, std::string>{"inactive", "inactive"}),
+    [](const ::testing::TestParamInfo<std::pair<std::string, std::string>>& info) {
+      return info.param.first;
+    });
+
+// The callee sets a short session timer (10 s) and makes us the refresher: our INVITE offered
+// timers, nua refreshes the session with UPDATE before it expires, and the call outlives the
+// interval and completes normally (without refreshes sipp would not see any UPDATE and the
+// session would lapse at 10 s).
+TEST_F(SipCallTest, SessionTimerIsRefreshedWhenTheCalleeAsks) {
+  auto telephony = sip::SipTelephony::Create({.sip_address = "127.0.0.1",
+                                              .sip_port = 0,
+                                              .rtp_address = "127.0.0.1",
+                                              .session_min_se_s = 10});
+  ASSERT_TRUE(telephony.ok()) << telephony.status();
+  SippPeer peer = SippPeer::Start("refresh.xml", {{"expires", "10"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = telephony->get()});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 12000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(60));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  // Refreshes at about half the interval (5 s, 10 s): the timer re-arms after each.
+  EXPECT_GE(CountRequests(peer.Messages(), "UPDATE"), 2) << peer.Messages();
+}
+
+// The callee keeps the session alive itself (refresher=uas, 10 s), as a trunk does at 15 minutes
+// of an 1800 s timer: a re-INVITE with its SDP, one without SDP, and an UPDATE. Each gets a 200
+// that keeps the callee as refresher (sipp checks Session-Expires ...;refresher=uas), the first
+// with our SDP unchanged (same o= version), the SDP-less one with our SDP as the offer. The call
+// outlives the interval and ends normally.
+TEST_F(SipCallTest, SessionRefreshesFromTheCalleeAreAnswered) {
+  auto telephony = sip::SipTelephony::Create({.sip_address = "127.0.0.1",
+                                              .sip_port = 0,
+                                              .rtp_address = "127.0.0.1",
+                                              .session_min_se_s = 10});
+  ASSERT_TRUE(telephony.ok()) << telephony.status();
+  SippPeer peer = SippPeer::Start("refresh_uas.xml", {{"expires", "10"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = telephony->get()});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 11000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(60));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_GE(CountRequests(peer.Messages(), "INVITE"), 3) << peer.Messages();
+}
+
 // Inbound calls are not routed yet: an INVITE to the worker's SIP port gets 404.
 TEST_F(SipCallTest, InboundInviteIsRefusedWithNotFound) {
   SippPeer caller =
