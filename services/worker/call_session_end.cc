@@ -21,6 +21,21 @@ void CallSession::HeartbeatState() {
   }
 }
 
+void CallSession::Transfer(const std::string& to, Outcome& outcome) {
+  TransferResult result = leg_->Transfer(to, env_.transfer_timeout);
+  if (result.status.code() == absl::StatusCode::kUnimplemented) return;
+  if (result.sip_code != 0) outcome.detail["sip_code"] = absl::StrCat(result.sip_code);
+  if (result.status.ok()) {
+    outcome.reason = "transferred";
+    return;
+  }
+  log::Warn("transfer failed", {{"call_id", call_.call_id}, {"error", result.status.ToString()}});
+  std::map<std::string, std::string> detail{{"error", std::string(result.status.message())}};
+  if (result.sip_code != 0) detail["sip_code"] = absl::StrCat(result.sip_code);
+  (void)AppendEvent("transfer_failed", std::move(detail));
+  outcome.reason = "transfer_failed";
+}
+
 PipelineReport CallSession::TearDown(std::string_view ended_reason) {
   if (report_.has_value()) return *report_;
   {

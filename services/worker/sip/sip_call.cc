@@ -163,10 +163,32 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       OnInviteResponse(status, phrase, nh, sip);
       return;
     case nua_i_bye: {
-      const bool ended = EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "BYE", 0));
-      (void)ended;
+      bool transferred;
+      {
+        absl::MutexLock lock(&mu_);
+        transferred = transfer_ == TransferState::kSucceeded;
+        // The transferee may hang up on us once the target answered (RFC 5589 §6.1) before our
+        // BYE: the session ends the call itself as transferred, this is no hang-up to report.
+        if (transferred) {
+          phase_ = Phase::kEnded;
+          out_.Clear();
+          dtmf_.clear();
+        }
+      }
+      if (transferred) {
+        audio_open_ = false;
+        rtp_->Stop();
+      } else {
+        EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "BYE", 0));
+      }
       return;  // nua answers the BYE; the handle ends with the terminated state
     }
+    case nua_r_refer:
+      OnReferResponse(status, phrase);
+      return;
+    case nua_i_notify:
+      OnNotify(sip);
+      return;
     case nua_i_invite:
       OnReinvite(nh, sip);
       return;

@@ -45,6 +45,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   absl::Duration QueuedAudio() const;
   bool WaitAudioSent(absl::Duration timeout);
   void Hangup(worker::HangupCause cause, const std::string& detail);
+  // REFER (sip_call_transfer.cc).
+  worker::TransferResult Transfer(const std::string& to, absl::Duration timeout);
   worker::LegStats Stats() const;
 
  private:
@@ -58,6 +60,11 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   // A re-INVITE in our dialog (hold, unhold, session refresh): answers it and pauses or resumes
   // our RTP as its offer's direction says.
   void OnReinvite(nua_handle_t* nh, const sip_t* sip);
+  // The REFER's progress: its response (a refusal ends the transfer) and the NOTIFYs whose
+  // message/sipfrag body carries the status line of the transferee's INVITE to the target.
+  void OnReferResponse(int status, const char* phrase);
+  void OnNotify(const sip_t* sip);
+  void TransferDone(bool ok, int code, const std::string& detail);
   void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
   void SendLoop();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -67,6 +74,10 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
     return phase_ == Phase::kEnded || !out_.empty() || !dtmf_.empty();
   }
   bool NotDialing() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return phase_ != Phase::kDialing; }
+  enum class TransferState { kNone, kPending, kSucceeded, kFailed };
+  bool TransferSettled() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ == Phase::kEnded || transfer_ != TransferState::kPending;
+  }
   bool EndedOrNotHeld() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || !held_;
   }
@@ -90,6 +101,9 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kDialing;
   bool was_up_ ABSL_GUARDED_BY(mu_) = false;
   bool held_ ABSL_GUARDED_BY(mu_) = false;  // the callee put us on hold: no RTP goes out
+  TransferState transfer_ ABSL_GUARDED_BY(mu_) = TransferState::kNone;
+  int transfer_code_ ABSL_GUARDED_BY(mu_) = 0;  // the last SIP status the transfer reported
+  std::string transfer_detail_ ABSL_GUARDED_BY(mu_);
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   worker::LegSendQueue out_ ABSL_GUARDED_BY(mu_);

@@ -351,6 +351,65 @@ TEST_F(SipCallTest, SessionRefreshesFromTheCalleeAreAnswered) {
   EXPECT_GE(CountRequests(peer.Messages(), "INVITE"), 3) << peer.Messages();
 }
 
+struct TransferCase {
+  std::string name;
+  std::string sipfrag;  // the NOTIFY's final status line
+  std::string ended_reason;
+  std::string sip_code;
+};
+
+class SipTransferTest : public SipCallTest, public ::testing::WithParamInterface<TransferCase> {};
+
+// The agent transfers the call after its prompt (the `transfer` tool's path:
+// PipelineHost::TransferCall). The worker sends one REFER whose Refer-To names the target (sipp
+// checks it), sipp accepts it (202) and reports its call to the target in NOTIFYs (sipfrag
+// "100 Trying", then the final status), and the worker hangs up (sipp requires our BYE either
+// way). Target answered: completed/"transferred" with sip_code 200. Target declined (603): a
+// "transfer_failed" event with the code, completed/"transfer_failed". Read back from Redis (the
+// call's events) and Postgres (the attempt's record).
+TEST_P(SipTransferTest, ReferEndsTheCallWithTheTransferOutcome) {
+  const TransferCase& c = GetParam();
+  SippPeer peer =
+      SippPeer::Start("refer.xml", {{"refer_target", "14155550111"}, {"sipfrag", c.sipfrag}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 600, "test_transfer_to": "+14155550111"})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, c.ended_reason);
+  EXPECT_EQ(calls.StatusTrail(id), (std::vector<std::string>{"queued", "assigned", "dialing",
+                                                              "in_progress", "completed"}));
+  std::vector<calls::CallEvent> failures;
+  for (const calls::CallEvent& e : calls.Events(id)) {
+    if (e.type == "transfer_failed") failures.push_back(e);
+  }
+  if (c.ended_reason == "transferred") {
+    EXPECT_TRUE(failures.empty());
+  } else {
+    ASSERT_EQ(failures.size(), 1u);
+    EXPECT_EQ(failures[0].detail["sip_code"], c.sip_code);
+    EXPECT_NE(failures[0].detail["error"].find(c.sipfrag), std::string::npos)
+        << failures[0].detail["error"];
+  }
+  EXPECT_EQ(LastDetail(calls, id, "sip_code"), c.sip_code);
+  auto record = services_->StateRecord(id, 1);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->status(), parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(record->ended_reason(), c.ended_reason);
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "REFER"), 1) << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "BYE"), 1) << peer.Messages();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Outcomes, SipTransferTest,
+    ::testing::Values(TransferCase{"Answered", "SIP/2.0 200 OK", "transferred", "200"},
+                      TransferCase{"Declined", "SIP/2.0 603 Declined", "transfer_failed", "603"}),
+    [](const ::testing::TestParamInfo<TransferCase>& info) { return info.param.name; });
+
 // Inbound calls are not routed yet: an INVITE to the worker's SIP port gets 404.
 TEST_F(SipCallTest, InboundInviteIsRefusedWithNotFound) {
   SippPeer caller =

@@ -87,6 +87,9 @@ class SipCallLeg final : public worker::CallLeg {
   void Hangup(worker::HangupCause cause, const std::string& detail) override {
     call_->Hangup(cause, detail);
   }
+  worker::TransferResult Transfer(const std::string& to, absl::Duration timeout) override {
+    return call_->Transfer(to, timeout);
+  }
   worker::LegStats Stats() const override { return call_->Stats(); }
 
  private:

@@ -23,7 +23,11 @@
 // a re-INVITE within a call is answered 200 with our SDP, its direction mirroring the offer's
 // (sendonly → recvonly, inactive → inactive): while the callee holds the call no RTP goes out and
 // queued audio waits; it resumes when a sendrecv offer takes the call off hold. A re-INVITE whose
-// offer drops our codec gets 488 and changes nothing.
+// offer drops our codec gets 488 and changes nothing. Session timers: SipTelephonyOptions below.
+// Transfer (CallLeg::Transfer; the `transfer` tool) sends REFER with Refer-To the target (an E.164
+// number becomes sip:<number>@<trunk host>:<port>, a sip: URI goes as it is) and follows the
+// NOTIFYs' message/sipfrag: 2xx → OK, ≥ 300 or a refused REFER → ABORTED with the code; the
+// session then hangs up (BYE). A transferee's BYE after a successful transfer is no hang-up.
 //
 //   PARLEY_ASSIGN_OR_RETURN(auto sip, SipTelephony::Create({.sip_address = "0.0.0.0"}));
 //   PARLEY_ASSIGN_OR_RETURN(auto leg, sip->Dial(request, config.trunk()));
