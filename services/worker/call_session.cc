@@ -457,7 +457,7 @@ SessionResult CallSession::Converse() {
       }
       // The callee's hang-up, a cancel or a lost lease is handled next round.
       if (!end_request.has_value() || interrupted) continue;
-      if (!transfer_to.empty()) Transfer(transfer_to, *end_request);
+      if (!transfer_to.empty() && !Transfer(transfer_to, *end_request)) continue;
       leg_->Hangup(HangupCause::kNormal, end_request->reason);
       outcome = end_request;
       break;

@@ -131,10 +131,11 @@ class CallSession final : public LegListener, public PipelineHost {
   std::optional<SessionResult> Setup();
   SessionResult Converse();
   // The pipeline's TransferCall, once its last words played: the leg transfers the callee to
-  // `to` (blocking up to transfer_timeout) and `outcome` (completed/"transfer") becomes
+  // `to` (waiting up to transfer_timeout) and `outcome` (completed/"transfer") becomes
   // "transferred", or "transfer_failed" after a "transfer_failed" event. A leg that cannot
-  // transfer leaves it as it is: the engine's "transfer" event is all that happens.
-  void Transfer(const std::string& to, Outcome& outcome);
+  // transfer leaves it as it is: the engine's "transfer" event is all that happens. False when
+  // a cancel or a lost lease interrupted it (the leg is hung up; the loop handles the rest).
+  bool Transfer(const std::string& to, Outcome& outcome);
   // Ends the attempt: the pipeline's report, FinishAttempt (+ retry decision), CompleteCall, ack.
   SessionResult Finish(Outcome outcome);
   // Stops audio delivery, the pipeline and the leg (in that order); returns the report (with the

@@ -410,6 +410,28 @@ INSTANTIATE_TEST_SUITE_P(
                       TransferCase{"Declined", "SIP/2.0 603 Declined", "transfer_failed", "603"}),
     [](const ::testing::TestParamInfo<TransferCase>& info) { return info.param.name; });
 
+// A cancel while the transfer waits for its outcome (the transferee reported only 100 Trying)
+// ends the call at once as canceled — not after the transfer timeout (45 s): the worker sends
+// BYE (sipp requires it) and no transfer_failed event is written.
+TEST_F(SipCallTest, CancelDuringATransferEndsTheCallAtOnce) {
+  SippPeer peer = SippPeer::Start("refer_hang.xml", {{"refer_target", "14155550111"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 300, "test_transfer_to": "+14155550111"})"});
+  calls.WaitStatus(id, parley::v1::CALL_STATUS_IN_PROGRESS);
+  absl::SleepFor(absl::Seconds(2));  // the prompt plays, the REFER goes out and is accepted
+  ASSERT_TRUE(calls.store().Cancel(id, "changed our mind", absl::ToUnixMillis(absl::Now())).ok());
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(20));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_CANCELED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "canceled");
+  for (const calls::CallEvent& e : calls.Events(id)) EXPECT_NE(e.type, "transfer_failed");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "REFER"), 1) << peer.Messages();
+}
+
 // Inbound calls are not routed yet: an INVITE to the worker's SIP port gets 404.
 TEST_F(SipCallTest, InboundInviteIsRefusedWithNotFound) {
   SippPeer caller =
