@@ -381,7 +381,7 @@ TEST_P(SipTransferTest, ReferEndsTheCallWithTheTransferOutcome) {
   EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
   EXPECT_EQ(done.ended_reason, c.ended_reason);
   EXPECT_EQ(calls.StatusTrail(id), (std::vector<std::string>{"queued", "assigned", "dialing",
-                                                              "in_progress", "completed"}));
+                                                             "in_progress", "completed"}));
   std::vector<calls::CallEvent> failures;
   for (const calls::CallEvent& e : calls.Events(id)) {
     if (e.type == "transfer_failed") failures.push_back(e);
@@ -409,6 +409,30 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(TransferCase{"Answered", "SIP/2.0 200 OK", "transferred", "200"},
                       TransferCase{"Declined", "SIP/2.0 603 Declined", "transfer_failed", "603"}),
     [](const ::testing::TestParamInfo<TransferCase>& info) { return info.param.name; });
+
+// A trunk that does not do transfers refuses the REFER itself (405): no NOTIFY follows; the
+// failure is recorded with the code and the worker hangs up: completed/"transfer_failed".
+TEST_F(SipCallTest, RefusedReferIsRecordedAndTheCallEnds) {
+  SippPeer peer = SippPeer::Start(
+      "refer_refused.xml",
+      {{"refer_target", "14155550111"}, {"code", "405"}, {"reason", "Method Not Allowed"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 300, "test_transfer_to": "+14155550111"})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(20));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "transfer_failed");
+  std::map<std::string, std::string> failure;
+  for (const calls::CallEvent& e : calls.Events(id)) {
+    if (e.type == "transfer_failed") failure = e.detail;
+  }
+  EXPECT_EQ(failure["sip_code"], "405");
+  EXPECT_NE(failure["error"].find("REFER refused"), std::string::npos) << failure["error"];
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+}
 
 // A cancel while the transfer waits for its outcome (the transferee reported only 100 Trying)
 // ends the call at once as canceled — not after the transfer timeout (45 s): the worker sends
