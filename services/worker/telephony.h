@@ -129,9 +129,10 @@ class CallLeg {
   // Cold transfer: asks the callee's side to call `to` (E.164, or a sip: URI) instead of us — a
   // SIP REFER (RFC 3515) — and waits up to `timeout` for the outcome. OK when the transfer
   // target answered; the call is still up then and the caller hangs up (Hangup). UNIMPLEMENTED
-  // for legs that cannot transfer (the default); FAILED_PRECONDITION when the call is not up;
-  // ABORTED when the REFER was refused, the target's call failed (sip_code says how) or the call
-  // ended first; DEADLINE_EXCEEDED when no outcome came in time. After a failure the call is
+  // for legs that cannot transfer (the default); INVALID_ARGUMENT when `to` is empty;
+  // FAILED_PRECONDITION when the call is not up; ABORTED when the REFER was refused, the target's
+  // call failed (sip_code says how) or the call ended first (a Hangup from another thread ends
+  // the wait so); DEADLINE_EXCEEDED when no outcome came in time. After a failure the call is
   // still up unless it ended.
   virtual TransferResult Transfer(const std::string& to, absl::Duration timeout) {
     (void)to;
