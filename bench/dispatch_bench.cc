@@ -15,9 +15,15 @@
 // Prints one JSON line:
 //   {"bench":"dispatch","calls_per_s":…,"p50_ms":…,"p99_ms":…,"baseline_calls_per_s":…,
 //    "baseline_p50_ms":…,"baseline_p99_ms":…,"rate":1000,"rate_p50_ms":…,"rate_p99_ms":…,
-//    "threads":16,"seconds":5}
+//    "threads":16,"seconds":5,"cpu_us":…,"redis_cpu_us":…,"baseline_cpu_us":…,"cpu_ratio":…}
+// cpu_us / baseline_cpu_us: CPU time of this process (client and server) per CreateCall / per
+// empty call in the saturated phases (getrusage); redis_cpu_us: Redis's per CreateCall (INFO cpu).
+// cpu_ratio = baseline_cpu_us / (cpu_us + redis_cpu_us): the throughput ratio the two would have
+// on cores they had to themselves — steadier than calls/s on a machine shared with other work.
 // Open-loop latency is measured from each request's scheduled send time, so a stall shows up in
 // the numbers instead of silently lowering the rate.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,6 +32,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -61,7 +68,39 @@ struct Result {
   double p50_ms = 0;
   double p99_ms = 0;
   int errors = 0;
+  int64_t calls = 0;
 };
+
+// CPU seconds used so far by this process (client and server) and by Redis (INFO cpu: its main
+// thread and its background threads, not forked children).
+struct CpuSample {
+  double self_s = 0;
+  double redis_s = 0;
+};
+
+double RedisCpuSeconds(redis::RedisPool& redis) {
+  absl::StatusOr<redis::RedisReply> info = redis.Command({"INFO", "cpu"});
+  if (!info.ok()) return 0;
+  double total = 0;
+  for (const char* field : {"used_cpu_sys:", "used_cpu_user:"}) {
+    size_t at = info->str.find(field);
+    if (at != std::string::npos) total += std::atof(info->str.c_str() + at + std::strlen(field));
+  }
+  return total;
+}
+
+CpuSample SampleCpu(redis::RedisPool& redis) {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto seconds = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return {seconds(ru.ru_utime) + seconds(ru.ru_stime), RedisCpuSeconds(redis)};
+}
+
+// CPU microseconds per call between two samples: {this process, Redis}.
+std::pair<double, double> CpuPerCall(const CpuSample& a, const CpuSample& b, int64_t calls) {
+  if (calls <= 0) return {0, 0};
+  return {(b.self_s - a.self_s) * 1e6 / calls, (b.redis_s - a.redis_s) * 1e6 / calls};
+}
 
 // Channels on separate connections, so client threads do not all queue on one HTTP/2 socket.
 std::vector<std::shared_ptr<grpc::Channel>> Channels(const std::string& address, int n) {
@@ -97,7 +136,8 @@ Result Saturate(int threads, int seconds, const std::function<bool(int, int)>& c
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<double> all;
   for (auto& v : ms) all.insert(all.end(), v.begin(), v.end());
-  return {all.size() / elapsed, Percentile(all, 0.5), Percentile(all, 0.99), errors.load()};
+  return {all.size() / elapsed, Percentile(all, 0.5), Percentile(all, 0.99), errors.load(),
+          static_cast<int64_t>(all.size())};
 }
 
 // Open loop: request i is due at start + i/rate; `senders` threads share them round-robin.
@@ -218,8 +258,15 @@ int main(int argc, char** argv) {
 
   Saturate(threads, 1, create);  // warm up: connections, caches, scripts
   Saturate(threads, 1, empty);
+  CpuSample c0 = SampleCpu(env.redis());
   Result baseline = Saturate(threads, seconds, empty);
+  CpuSample c1 = SampleCpu(env.redis());
   Result dispatch = Saturate(threads, seconds, create);
+  CpuSample c2 = SampleCpu(env.redis());
+  auto [baseline_cpu, baseline_redis] = CpuPerCall(c0, c1, baseline.calls);
+  auto [dispatch_cpu, dispatch_redis] = CpuPerCall(c1, c2, dispatch.calls);
+  // (baseline_redis is the INFO command's own cost; nothing else touches Redis then.)
+  (void)baseline_redis;
   Result paced = OpenLoop(rate, seconds, 64, create);
   if (dispatch.errors + paced.errors + baseline.errors > 0) {
     std::fprintf(stderr, "errors: dispatch %d, open loop %d, baseline %d\n", dispatch.errors,
@@ -228,8 +275,11 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"bench\":\"dispatch\",\"calls_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
       "\"baseline_calls_per_s\":%.0f,\"baseline_p50_ms\":%.3f,\"baseline_p99_ms\":%.3f,"
-      "\"rate\":%d,\"rate_p50_ms\":%.3f,\"rate_p99_ms\":%.3f,\"threads\":%d,\"seconds\":%d}\n",
+      "\"rate\":%d,\"rate_p50_ms\":%.3f,\"rate_p99_ms\":%.3f,\"threads\":%d,\"seconds\":%d,"
+      "\"cpu_us\":%.1f,\"redis_cpu_us\":%.1f,\"baseline_cpu_us\":%.1f,\"cpu_ratio\":%.3f}\n",
       dispatch.per_s, dispatch.p50_ms, dispatch.p99_ms, baseline.per_s, baseline.p50_ms,
-      baseline.p99_ms, rate, paced.p50_ms, paced.p99_ms, threads, seconds);
+      baseline.p99_ms, rate, paced.p50_ms, paced.p99_ms, threads, seconds, dispatch_cpu,
+      dispatch_redis, baseline_cpu,
+      dispatch_cpu + dispatch_redis > 0 ? baseline_cpu / (dispatch_cpu + dispatch_redis) : 0);
   return dispatch.errors + paced.errors > 0 ? 1 : 0;
 }

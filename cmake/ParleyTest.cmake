@@ -5,6 +5,11 @@
 # (both, plus service binaries). scripts/test starts the infrastructure and exports
 # PARLEY_PG_URL / PARLEY_REDIS_URL; tests needing them fail loudly when they are absent.
 #
+# Each test gets a Redis database of its own: PARLEY_REDIS_URL (redis://host:port from scripts/infra)
+# gets /<n> appended, n counted over all tests (scripts/infra starts Redis with 1024 databases).
+# Tests run in parallel share one Redis; without this the worker of one test would take the jobs
+# another test queued and run them against its own config.
+#
 # In a PARLEY_SANITIZE=thread build every test also links common/sanitizers/tsan_absl_sync.cc,
 # which makes Debian's uninstrumented absl::Mutex visible to ThreadSanitizer.
 if(PARLEY_SANITIZE MATCHES "thread" AND NOT TARGET parley_tsan_absl_sync)
@@ -29,4 +34,20 @@ function(parley_test)
   endif()
   set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABEL}" TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "PARLEY_BUILD_DIR=${CMAKE_BINARY_DIR}")
+  parley_test_redis_database(${T_NAME})
+endfunction()
+
+# Appends /<n> (a database no other test uses) to the test's PARLEY_REDIS_URL.
+function(parley_test_redis_database test)
+  get_property(n GLOBAL PROPERTY PARLEY_TEST_REDIS_DB)
+  if("${n}" STREQUAL "")
+    set(n 1)  # database 0 stays for people's manual runs
+  endif()
+  if(n GREATER_EQUAL 1024)
+    message(FATAL_ERROR "more than 1023 tests: raise REDIS_DATABASES in scripts/infra")
+  endif()
+  set_property(TEST ${test} PROPERTY ENVIRONMENT_MODIFICATION
+    "PARLEY_REDIS_URL=string_append:/${n}")
+  math(EXPR n "${n} + 1")
+  set_property(GLOBAL PROPERTY PARLEY_TEST_REDIS_DB ${n})
 endfunction()

@@ -85,9 +85,10 @@ class ScenarioTest : public ::testing::Test {
     dispatcher_ =
         new Service(Start("dispatcher", "parley-dispatcher",
                           {{"PARLEY_REDIS_URL", redis}, {"PARLEY_CONFIG_ADDR", config_->address}}));
-    // Other tests share this Redis and may have left calls queued; a worker dialing them before
-    // parleyctl's phone listens would fail them and put its channel to the phone's address in
-    // reconnect backoff, failing this test's first calls too. Cancel them first.
+    // An earlier, interrupted run of this test may have left calls queued in its Redis database;
+    // a worker dialing them before parleyctl's phone listens would fail them and put its channel
+    // to the phone's address in reconnect backoff, failing this run's first calls too. Cancel
+    // them first.
     ASSERT_TRUE(Serving(*dispatcher_)) << "dispatcher did not become SERVING";
     CancelQueuedCalls();
     worker_ = new Service(Start("worker", "parley-worker",

@@ -476,6 +476,48 @@ TEST_F(CallStoreTest, ConcurrentCreatesEachGetTheirOwnAnswer) {
   EXPECT_EQ(Len("jobs"), created);
 }
 
+// A run writes the ListCalls indexes once, after its calls (one ZADD per index): every call of
+// every run still lands in the global index and in its own campaign's, and a campaign's DNC entry
+// refuses only that campaign's calls.
+TEST_F(CallStoreTest, ConcurrentCreatesOfSeveralCampaignsAreAllIndexed) {
+  DncIndex index(pool_.get(), DncIndexKey(prefix_));
+  ASSERT_TRUE(index.Replace({{"+14155550000", "camp-1"}}).ok());
+  constexpr int kThreads = 12, kEach = 10;
+  std::atomic<int> wrong{0}, rejected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // Threads 0, 3, … create without a campaign; the others for camp-1 or camp-2.
+        CallRecord c =
+            NewCall(absl::StrCat("mc", t, "_", i), t % 3 == 0 ? "" : absl::StrCat("camp-", t % 3));
+        if (i % 5 == 0) c.to = "+14155550000";
+        auto r = store_->Create(c, Now(), {.dnc = true});
+        const bool listed = c.campaign == "camp-1" && c.to == "+14155550000";
+        if (!r.ok() || !r->created || r->call.call_id != c.call_id ||
+            (r->call.status == parley::v1::CALL_STATUS_REJECTED) != listed ||
+            (listed && r->dnc_list != "campaign")) {
+          ++wrong;
+        }
+        if (listed) ++rejected;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(rejected, 4 * 2);  // 4 camp-1 threads, calls 0 and 5
+  auto all = store_->List("", {}, 1000, "");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->calls.size(), static_cast<size_t>(kThreads * kEach));
+  for (const std::string campaign : {"camp-1", "camp-2"}) {
+    auto page = store_->List(campaign, {}, 1000, "");
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->calls.size(), static_cast<size_t>(4 * kEach)) << campaign;
+    for (const CallRecord& c : page->calls) EXPECT_EQ(c.campaign, campaign);
+  }
+  EXPECT_EQ(Len("jobs"), kThreads * kEach - 8);
+}
+
 TEST_F(CallStoreTest, ListPaginatesNewestFirstAndFiltersByStatus) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(store_->Create(NewCall(absl::StrCat("p", i)), Now() + i).ok());

@@ -98,6 +98,22 @@ absl::StatusOr<StoredResource> ConfigHandler::Prepare(const parley::v1::Resource
   return stored;
 }
 
+absl::Status ConfigHandler::CheckRouteNumberFree(const StoredResource& route) {
+  const std::string number = route.spec.value("number", "");
+  ListQuery query{.kind = parley::v1::RESOURCE_KIND_INBOUND_ROUTE, .page_size = 1000};
+  for (;;) {
+    PARLEY_ASSIGN_OR_RETURN(ListPage page, store_->List(query));
+    for (const StoredResource& other : page.items) {
+      if (other.name != route.name && other.spec.value("number", "") == number) {
+        return InvalidField("inbound_route.number",
+                            absl::StrCat(number, " is routed by inbound_route/", other.name));
+      }
+    }
+    if (page.next_page_token.empty()) return absl::OkStatus();
+    query.page_token = page.next_page_token;
+  }
+}
+
 absl::StatusOr<parley::v1::Resource> ConfigHandler::Write(const parley::v1::Resource& resource,
                                                           bool create, bool allow_missing) {
   std::optional<StoredResource> current;
@@ -110,6 +126,9 @@ absl::StatusOr<parley::v1::Resource> ConfigHandler::Write(const parley::v1::Reso
     }
   }
   PARLEY_ASSIGN_OR_RETURN(StoredResource stored, Prepare(resource, current ? &*current : nullptr));
+  if (stored.kind == parley::v1::RESOURCE_KIND_INBOUND_ROUTE) {
+    PARLEY_RETURN_IF_ERROR(CheckRouteNumberFree(stored));
+  }
   std::vector<Reference> refs = ReferencesOf(stored.kind, stored.spec);
   absl::StatusOr<StoredResource> written =
       create ? store_->Create(stored, refs)

@@ -75,6 +75,9 @@ class ConfigHandler final : public parley::v1::ConfigService::Service {
                                          const StoredResource* current) const;
   absl::StatusOr<parley::v1::Resource> Write(const parley::v1::Resource& resource, bool create,
                                              bool allow_missing);
+  // INVALID_ARGUMENT naming inbound_route.number when another route has `route`'s number (a
+  // check before the write: two concurrent writes of one number may both pass).
+  absl::Status CheckRouteNumberFree(const StoredResource& route);
 
   // AddDnc with the index kept in step.
   absl::StatusOr<parley::v1::DncEntry> AddDncEntry(const parley::v1::DncEntry& entry);

@@ -232,6 +232,24 @@ TEST_F(ConfigServiceTest, DanglingReferenceIsRejectedAndReferencedResourceIsProt
   EXPECT_TRUE(Delete(parley::v1::RESOURCE_KIND_TEMPLATE, "refs-tmpl").ok());
 }
 
+// An inbound route's number answers to one route only; the route itself can be written again.
+TEST_F(ConfigServiceTest, InboundRouteNumberIsUnique) {
+  MakeAgent("inbound");
+  const std::string spec = R"({"number": "+14155550111", "agent": "inbound-agent"})";
+  ASSERT_TRUE(Create(Make(parley::v1::RESOURCE_KIND_INBOUND_ROUTE, "main-line", spec)).ok());
+  grpc::Status s = Create(Make(parley::v1::RESOURCE_KIND_INBOUND_ROUTE, "second-line", spec));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "inbound_route.number: +14155550111 is routed by "
+            "inbound_route/main-line");
+  s = Create(Make(parley::v1::RESOURCE_KIND_INBOUND_ROUTE, "bad-line",
+                  R"({"number": "4155550111", "agent": "inbound-agent"})"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "inbound_route.number:")) << s.error_message();
+  s = Update(Make(parley::v1::RESOURCE_KIND_INBOUND_ROUTE, "main-line", spec));
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 TEST_F(ConfigServiceTest, PromptsAreVersioned) {
   Resource v1, v2;
   ASSERT_TRUE(Create(Make(parley::v1::RESOURCE_KIND_PROMPT, "greet-prompt",

@@ -44,6 +44,9 @@ const char* SessionEndName(SessionEnd end) {
 CallSession::CallSession(const SessionEnv* env, calls::Job job)
     : env_(*env), job_(std::move(job)) {}
 
+CallSession::CallSession(const SessionEnv* env, calls::Job job, std::unique_ptr<InboundLeg> inbound)
+    : env_(*env), job_(std::move(job)), inbound_leg_(std::move(inbound)), inbound_(true) {}
+
 CallSession::~CallSession() {
   TearDown("session destroyed");
   bool lost;
@@ -178,6 +181,11 @@ std::optional<SessionResult> CallSession::Admit() {
     return Ended(SessionEnd::kStale);
   }
   call_ = *std::move(call);
+  if (call_.direction == "inbound" && !inbound_) {
+    // Runs only where the caller is connected (Worker::RunInbound). The entry stays pending: the
+    // reclaim path drops it once the call ended, or ends the call if that worker died.
+    return Ended(SessionEnd::kStale);
+  }
   if (calls::IsTerminal(call_.status) || call_.attempt != job_.attempt ||
       call_.status == parley::v1::CALL_STATUS_SCHEDULED) {
     (void)env_.store->AckJob(job_.stream_id);
@@ -199,7 +207,9 @@ std::optional<SessionResult> CallSession::Admit() {
     absl::StatusOr<bool> took = env_.store->TakeSlot(
         call_.campaign, call_.call_id, plan_.max_concurrent_calls, now + lease_ms, now);
     if (!took.ok()) return Ended(SessionEnd::kError);
-    if (!*took) {
+    if (!*took && inbound_) {
+      log::Warn("campaign full: inbound call runs over its limit", {{"campaign", call_.campaign}});
+    } else if (!*took) {
       // Back in the delayed set for a moment: no attempt used, no capacity held, and no waiting
       // for a lease to expire before someone looks at it again.
       (void)env_.store->Defer(job_, env_.worker_id,
@@ -207,7 +217,7 @@ std::optional<SessionResult> CallSession::Admit() {
                               now);
       return Ended(SessionEnd::kDeferred, Outcome{.reason = "campaign_full"});
     }
-    slot_held_ = true;
+    slot_held_ = *took;
   }
   absl::StatusOr<calls::Fence> fence = env_.store->Claim(job_, env_.worker_id, lease_ms, now);
   if (!fence.ok()) {
@@ -223,7 +233,7 @@ std::optional<SessionResult> CallSession::Admit() {
                                 !calls::IsTerminal(now_call->status) && !now_call->owner.empty() &&
                                 now_call->owner != env_.worker_id &&
                                 now_call->lease_until_ms >= NowMs();
-    if (!held_elsewhere) (void)env_.store->AckJob(job_.stream_id);
+    if (!held_elsewhere && !job_.stream_id.empty()) (void)env_.store->AckJob(job_.stream_id);
     return Ended(SessionEnd::kStale);
   }
   absl::MutexLock lock(&mu_);
@@ -242,7 +252,8 @@ std::optional<SessionResult> CallSession::Setup() {
     return Finish({parley::v1::CALL_STATUS_FAILED, "config_unavailable", {}});
   }
   parley::v1::StartCallRequest start;
-  start.set_phone(call_.to);
+  // The person on the line: for an inbound call the caller (when it gave its number).
+  start.set_phone(inbound_ && !call_.from.empty() ? call_.from : call_.to);
   start.set_agent(call_.agent);
   start.set_call_id(call_.call_id);
   start.set_lead_id(call_.lead_id);
@@ -254,7 +265,7 @@ std::optional<SessionResult> CallSession::Setup() {
   start.set_worker_id(env_.worker_id);
   absl::StatusOr<parley::v1::StartCallResponse> started =
       WithRetries([&] { return env_.state->StartCall(start); });
-  if (!started.ok() && internal::Transient(started.status())) {
+  if (!started.ok() && internal::Transient(started.status()) && !inbound_) {
     // State (or its Postgres) is away and nothing was dialed: the call waits in the delayed set
     // and is tried again, rather than failing a call that was accepted.
     TearDown("state_unavailable");
@@ -294,7 +305,7 @@ std::optional<SessionResult> CallSession::Setup() {
   }
   if (lost) return Ended(SessionEnd::kLost, Outcome{.reason = "lease_lost"});
   if (cancel) return Finish({parley::v1::CALL_STATUS_CANCELED, "canceled", {}});
-  if (drain_at.has_value() && absl::Now() >= *drain_at) {
+  if (drain_at.has_value() && absl::Now() >= *drain_at && !inbound_) {
     // Never dialed: hand the job to another worker (due at once) rather than fail the attempt.
     TearDown("worker_draining");
     (void)env_.store->Defer(job_, env_.worker_id, NowMs(), "worker_draining", NowMs());
@@ -318,6 +329,13 @@ std::optional<SessionResult> CallSession::Setup() {
                    .listener = this};
   for (const auto& [name, secret] : config_.config->credentials()) {
     dial.credentials[name] = secret;
+  }
+  if (inbound_) {
+    // Up already: its kAnswered (and whatever followed) reaches this session now.
+    inbound_leg_->Attach(this);
+    leg_ = std::move(inbound_leg_);
+    pipeline_->Prepare();
+    return std::nullopt;
   }
   absl::StatusOr<std::unique_ptr<CallLeg>> leg =
       env_.telephony->Dial(dial, config_.config->trunk());

@@ -24,6 +24,13 @@
 // failed/worker_draining (answered or not); no usable config → failed/config_error (not retried)
 // or failed/config_unavailable; state refusing the conversation → failed/conversation_active.
 //
+// An inbound call (inbound.h) comes with its leg, answered already: the session is started
+// with it (Worker::RunInbound; the job has no stream entry), goes `assigned → dialing →
+// in_progress` at once, never defers (a full campaign does not hold up a caller who is on the
+// line) and never dials. The call's own stream entry (the dispatcher queues one for every call)
+// is left pending by whichever worker reads it — never run there — until the reclaim path drops
+// it once the call ended, or ends the call failed/worker_lost if its worker died.
+//
 //   CallSession session(&env, job);
 //   std::thread t([&] { SessionResult r = session.Run(); });
 //   session.Cancel();                        // e.g. from the control channel
@@ -40,6 +47,7 @@
 #include "common/calls/call_store.h"
 #include "services/worker/call_plan.h"
 #include "services/worker/config_cache.h"
+#include "services/worker/inbound.h"
 #include "services/worker/pipeline.h"
 #include "services/worker/service_clients.h"
 #include "services/worker/telephony.h"
@@ -89,6 +97,8 @@ struct SessionResult {
 class CallSession final : public LegListener, public PipelineHost {
  public:
   CallSession(const SessionEnv* env, calls::Job job);
+  // An inbound call's session, with the leg that came in (see the file comment).
+  CallSession(const SessionEnv* env, calls::Job job, std::unique_ptr<InboundLeg> inbound);
   ~CallSession() override;
   CallSession(const CallSession&) = delete;
   CallSession& operator=(const CallSession&) = delete;
@@ -163,7 +173,9 @@ class CallSession final : public LegListener, public PipelineHost {
   google::protobuf::Struct state_;
   std::unique_ptr<CallPipeline> pipeline_;
   std::unique_ptr<CallLeg> leg_;
-  std::optional<PipelineReport> report_;  // once torn down
+  std::unique_ptr<InboundLeg> inbound_leg_;  // until Setup attaches it
+  const bool inbound_ = false;               // started with inbound_leg_
+  std::optional<PipelineReport> report_;     // once torn down
   // Guards audio delivery to the pipeline: OnLegAudio holds it shared; TearDown closes it.
   absl::Mutex audio_mu_;
   bool audio_open_ ABSL_GUARDED_BY(audio_mu_) = true;

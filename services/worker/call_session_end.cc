@@ -93,9 +93,15 @@ SessionResult CallSession::Finish(Outcome outcome) {
                         now);
   }
   // The history record first, so that whoever sees the terminal event can read the report. A
-  // renewal just before checks that the attempt is still ours (a stale worker writes nothing).
+  // renewal just before checks that the attempt is still ours (a stale worker writes nothing),
+  // and holds it for long enough to write the history and then the Redis record: with only the
+  // usual lease, a slow Postgres write could outlast it, another worker would reclaim the call as
+  // failed/worker_lost in Redis while the history said completed. (Were this worker to die right
+  // here, the call is reclaimed after kFinishLease instead of one lease.)
+  constexpr absl::Duration kFinishLease = absl::Seconds(30);
   absl::StatusOr<bool> still_ours = WithRetries([&] {
-    return env_.store->Renew(*f, absl::ToInt64Milliseconds(env_.lease), absl::ToUnixMillis(now));
+    return env_.store->Renew(*f, absl::ToInt64Milliseconds(std::max(env_.lease, kFinishLease)),
+                             absl::ToUnixMillis(now));
   });
   if (!still_ours.ok() && still_ours.status().code() == absl::StatusCode::kFailedPrecondition) {
     Lose();
@@ -138,9 +144,11 @@ SessionResult CallSession::Finish(Outcome outcome) {
                   {{"outcome", std::string(calls::StatusName(outcome.status))}})
         .Increment();
   }
-  absl::Status acked = RetryUntil(std::max(patience, absl::Now() + absl::Seconds(1)),
-                                  [&] { return env_.store->AckJob(job_.stream_id); });
-  if (!acked.ok()) log::Warn("cannot ack job", {{"error", acked.ToString()}});
+  if (!job_.stream_id.empty()) {  // an inbound call has no job entry of its own
+    absl::Status acked = RetryUntil(std::max(patience, absl::Now() + absl::Seconds(1)),
+                                    [&] { return env_.store->AckJob(job_.stream_id); });
+    if (!acked.ok()) log::Warn("cannot ack job", {{"error", acked.ToString()}});
+  }
   log::Info("call attempt ended",
             {{"outcome", std::string(calls::StatusName(outcome.status))},
              {"ended_reason", outcome.reason},

@@ -17,6 +17,7 @@
 #include "common/log/log.h"
 #include "common/redis/redis_pool.h"
 #include "services/worker/config_cache.h"
+#include "services/worker/inbound_router.h"
 #include "services/worker/media_leg.h"
 #include "services/worker/service_clients.h"
 #include "services/worker/sip/sip_telephony.h"
@@ -47,6 +48,9 @@ ABSL_FLAG(std::string, sip_listen, "0.0.0.0:0",
           "IPv4 address:port the SIP stack listens on for trunks of kind sip (port 0: a free port; "
           "outbound calls need no fixed port); "
           "empty: no SIP");
+ABSL_FLAG(bool, sip_inbound, true,
+          "answer SIP calls to numbers with an inbound route (created through the dispatcher at "
+          "PARLEY_DISPATCHER_ADDR); false: every call that comes in gets 404");
 ABSL_FLAG(std::string, rtp_address, "0.0.0.0", "IPv4 address RTP sockets of SIP calls bind to");
 ABSL_FLAG(std::string, record_dir, "", "where the test-prompt pipeline writes WAV recordings");
 ABSL_FLAG(std::string, pipeline, "voice",
@@ -154,6 +158,7 @@ int main(int argc, char** argv) {
   // The cache and the pool record metrics, whose registry exists once RunService made it.
   std::unique_ptr<worker::RuntimeConfigCache> configs;
   std::unique_ptr<worker::Worker> pool;
+  std::unique_ptr<worker::InboundRouter> inbound;
   worker::WorkerAdminHandler admin(std::move(auth), [] { grpcx::RaiseTermination(); });
   options.on_metrics = [&](metrics::Metrics& metrics) {
     if (pipeline_name == "voice") {
@@ -194,11 +199,28 @@ int main(int argc, char** argv) {
                            .metrics = &metrics});
     if (absl::Status s = pool->Start(); !s.ok()) grpcx::ExitWithError("cannot start worker", s);
     admin.Attach(pool.get());
+    if (sip_telephony != nullptr && absl::GetFlag(FLAGS_sip_inbound)) {
+      inbound = std::make_unique<worker::InboundRouter>(
+          pool.get(),
+          worker::InboundRoutesFromConfigApi(
+              {.address = grpcx::EnvOr("PARLEY_CONFIG_ADDR", "127.0.0.1:50051"),
+               .token = token,
+               .deadline = absl::Seconds(3)}),
+          worker::InboundCallsThroughDispatcher(
+              {.address = grpcx::EnvOr("PARLEY_DISPATCHER_ADDR", "127.0.0.1:50053"),
+               .token = token,
+               .deadline = absl::Seconds(3)}));
+      sip_telephony->SetInboundHandler(inbound.get());
+    }
   };
   options.before_stop = [&] {
     if (pool == nullptr) return;
     pool->Drain();  // keeps an earlier (Drain RPC) deadline
     pool->WaitDrained();
+    if (inbound != nullptr) {
+      sip_telephony->SetInboundHandler(nullptr);  // calls that come in now get 404
+      inbound.reset();
+    }
     // Outcomes and turns held while state was away get a last chance to be written.
     if (!state.deferred().WaitEmpty(absl::Seconds(30))) {
       log::Error("exiting with state writes not done",
@@ -210,6 +232,8 @@ int main(int argc, char** argv) {
                     {"config-api", [&] { return grpcx::ProbeServing(config.channel()); }},
                     {"state", [&] { return grpcx::ProbeServing(state.channel()); }}};
   int code = grpcx::RunService(std::move(options));
+  if (sip_telephony != nullptr) sip_telephony->SetInboundHandler(nullptr);
+  inbound.reset();
   pool.reset();
   return code;
 }

@@ -74,11 +74,35 @@ bool Worker::WaitControlSubscribed(absl::Duration timeout) {
 }
 
 int Worker::FreeSlots() const {
-  return options_.identity.capacity - static_cast<int>(sessions_.size());
+  return options_.identity.capacity - static_cast<int>(sessions_.size()) - inbound_reserved_;
+}
+
+bool Worker::ReserveInbound() {
+  Reap();
+  absl::MutexLock lock(&mu_);
+  if (!started_ || draining_ || stop_ || FreeSlots() <= 0) return false;
+  ++inbound_reserved_;
+  return true;
+}
+
+void Worker::ReleaseInbound() {
+  absl::MutexLock lock(&mu_);
+  if (inbound_reserved_ > 0) --inbound_reserved_;
+}
+
+void Worker::RunInbound(const std::string& call_id, int attempt, std::unique_ptr<InboundLeg> leg) {
+  absl::MutexLock lock(&mu_);
+  if (inbound_reserved_ > 0) --inbound_reserved_;
+  if (stop_) return;  // no reservation was held: the leg hangs up as it goes
+  calls::Job job{.stream_id = "", .call_id = call_id, .attempt = attempt};
+  auto session = std::make_shared<CallSession>(&env_, std::move(job), std::move(leg));
+  // Started even while draining: the caller is on the line, and a draining worker lets its
+  // calls finish.
+  StartSessionThread(std::move(session));
 }
 
 bool Worker::AllDone() const {
-  if (!draining_) return false;
+  if (!draining_ || inbound_reserved_ > 0) return false;
   for (const auto& [id, running] : sessions_) {
     if (!running->done) return false;
   }
@@ -101,8 +125,12 @@ void Worker::StartSession(const calls::Job& job) {
   for (const auto& [id, running] : sessions_) {
     if (!running->done && running->session->job().stream_id == job.stream_id) return;
   }
+  StartSessionThread(std::make_shared<CallSession>(&env_, job));
+}
+
+void Worker::StartSessionThread(std::shared_ptr<CallSession> session) {
   auto running = std::make_unique<Running>();
-  running->session = std::make_shared<CallSession>(&env_, job);
+  running->session = std::move(session);
   if (draining_) running->session->Drain(drain_at_);
   Running* r = running.get();
   running->thread = std::thread([this, r] {

@@ -18,6 +18,9 @@
 // is given up: failed/worker_draining; one not yet dialing is left to another worker); every
 // attempt is finished and acked; WaitDrained() returns once the last session ended.
 //
+// Inbound calls (inbound.h, inbound_router.h) run here too, on the slots the job loop would
+// use: ReserveInbound holds one while the call is being created, RunInbound starts its session.
+//
 //   Worker worker(options, deps);
 //   PARLEY_RETURN_IF_ERROR(worker.Start());
 //   …
@@ -96,6 +99,14 @@ class Worker final {
   parley::v1::WorkerInfo Info() const;
   // Sessions running (claimed or about to be).
   int active_sessions() const;
+  // Holds a slot for a call coming in; false (nothing held) when the worker is full, draining or
+  // not started. Each true is followed by exactly one RunInbound or ReleaseInbound.
+  bool ReserveInbound();
+  void ReleaseInbound();
+  // Runs an inbound call (created by the dispatcher as `inbound`, attempt `attempt`) with its
+  // answered leg on the slot ReserveInbound held.
+  void RunInbound(const std::string& call_id, int attempt, std::unique_ptr<InboundLeg> leg);
+
   // For tests: true once the control channel is subscribed.
   bool WaitControlSubscribed(absl::Duration timeout);
 
@@ -113,6 +124,7 @@ class Worker final {
   void Heartbeat();
   // Starts a session thread for `job` unless one already runs for that entry.
   void StartSession(const calls::Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartSessionThread(std::shared_ptr<CallSession> session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Joins the threads of finished sessions.
   void Reap() ABSL_LOCKS_EXCLUDED(mu_);
   void OnCancel(const std::string& call_id, int attempt);
@@ -134,6 +146,7 @@ class Worker final {
   absl::Time last_heartbeat_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool heartbeat_now_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 0;
+  int inbound_reserved_ ABSL_GUARDED_BY(mu_) = 0;  // slots held for calls coming in
   std::map<uint64_t, std::unique_ptr<Running>> sessions_ ABSL_GUARDED_BY(mu_);
 
   std::thread job_thread_;

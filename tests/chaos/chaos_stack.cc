@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/grpc/client.h"
 #include "common/pg/testing/scratch_database.h"
@@ -65,6 +66,42 @@ spec:
 )";
 
 }  // namespace
+
+namespace {
+
+// Runs `scripts/infra <args>` and returns its stdout; aborts when it fails.
+std::string RunInfra(const std::string& args, const std::string& log) {
+  const std::string cmd =
+      absl::StrCat(RequireEnv("PARLEY_SOURCE_DIR"), "/scripts/infra ", args, " 2>>", log);
+  std::string out;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) Die(absl::StrCat(cmd, ": popen failed"));
+  char buffer[512];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
+  if (pclose(pipe) != 0) Die(absl::StrCat(cmd, " failed:\n", ReadFile(log)));
+  return out;
+}
+
+}  // namespace
+
+PrivateInfra::PrivateInfra() {
+  dir_ = (fs::path(::testing::TempDir()) / absl::StrCat("chaos-infra-", getpid())).string();
+  setenv("PARLEY_INFRA_DIR", dir_.c_str(), 1);
+  // `up` prints `export NAME=value` lines.
+  for (absl::string_view line : absl::StrSplit(RunInfra("up", dir_ + ".log"), '\n')) {
+    if (!absl::ConsumePrefix(&line, "export ")) continue;
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    setenv(kv.first.c_str(), kv.second.c_str(), 1);
+  }
+  if (!absl::StartsWith(RequireEnv("PARLEY_REDIS_URL"), "redis://")) Die("infra up: no Redis URL");
+}
+
+PrivateInfra::~PrivateInfra() {
+  RunInfra("down", dir_ + ".log");
+  unsetenv("PARLEY_INFRA_DIR");
+  fs::remove(dir_ + ".lock");
+  if (!::testing::Test::HasFailure()) fs::remove(dir_ + ".log");
+}
 
 ChaosStack::ChaosStack(StackOptions options) : options_(std::move(options)) {
   const std::string redis_url = RequireEnv("PARLEY_REDIS_URL");

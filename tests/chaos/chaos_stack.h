@@ -84,6 +84,23 @@ struct ProcessSample {
   int fds = 0;
 };
 
+// A Postgres + Redis pair of this process's own (scripts/infra with PARLEY_INFRA_DIR): for tests
+// that stop the servers, which no other test running in parallel must see. The constructor starts
+// them and points PARLEY_PG_URL / PARLEY_REDIS_URL / PARLEY_INFRA_DIR of this process at them (so
+// ChaosStacks and their Infra() commands made afterwards use them); the destructor removes them.
+//
+//   ::testing::AddGlobalTestEnvironment(new PrivateInfraEnvironment);  // in main()
+class PrivateInfra final {
+ public:
+  PrivateInfra();
+  ~PrivateInfra();
+  PrivateInfra(const PrivateInfra&) = delete;
+  PrivateInfra& operator=(const PrivateInfra&) = delete;
+
+ private:
+  std::string dir_;
+};
+
 class ChaosStack final {
  public:
   explicit ChaosStack(StackOptions options = {});

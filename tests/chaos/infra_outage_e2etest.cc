@@ -4,10 +4,12 @@
 //   Postgres stopped: calls on the line finish; their transcripts and outcomes are kept by the
 //   worker and written once Postgres is back; config is served from the caches meanwhile.
 //   PARLEY_CHAOS_PG_OUTAGE_S sets the outage (default 30 s, the promise in docs/reliability.md).
+// The servers stopped here are a private pair (PrivateInfra), so other tests can run meanwhile.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
@@ -95,6 +97,18 @@ TEST(InfraOutageChaosTest, PostgresStoppedCallsFinishAndTranscriptsAreWrittenAft
               << call.turns << " turns" << std::endl;
   }
 }
+
+class PrivateInfraEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { infra_ = std::make_unique<PrivateInfra>(); }
+  void TearDown() override { infra_.reset(); }
+
+ private:
+  std::unique_ptr<PrivateInfra> infra_;
+};
+
+[[maybe_unused]] const auto* const kPrivateInfra =
+    ::testing::AddGlobalTestEnvironment(new PrivateInfraEnvironment);
 
 }  // namespace
 }  // namespace parley::chaos

@@ -7,7 +7,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status/status.h"
 
@@ -119,6 +121,39 @@ std::string AnswerDirection(const MediaAnswer& media) {
   if (media.receive_audio) return "recvonly";
   if (media.send_audio) return "sendonly";
   return "inactive";
+}
+
+std::string WithDirection(std::string_view sdp, std::string_view direction) {
+  std::vector<std::string> lines = absl::StrSplit(AbslView(sdp), "\r\n", absl::SkipEmpty());
+  const std::string wanted = absl::StrCat("a=", AbslView(direction));
+  bool found = false;
+  bool changed = false;
+  for (std::string& line : lines) {
+    if (line == "a=sendrecv" || line == "a=recvonly" || line == "a=sendonly" ||
+        line == "a=inactive") {
+      found = true;
+      changed = line != wanted;
+      line = wanted;
+    }
+  }
+  if (!found) {
+    lines.push_back(wanted);
+    changed = true;
+  }
+  if (changed) {
+    for (std::string& line : lines) {
+      if (!absl::StartsWith(line, "o=")) continue;
+      // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>
+      std::vector<std::string> fields = absl::StrSplit(line, ' ');
+      uint64_t version = 0;
+      if (fields.size() >= 3 && absl::SimpleAtoi(fields[2], &version)) {
+        fields[2] = absl::StrCat(version + 1);
+        line = absl::StrJoin(fields, " ");
+      }
+      break;
+    }
+  }
+  return absl::StrCat(absl::StrJoin(lines, "\r\n"), "\r\n");
 }
 
 absl::StatusOr<MediaAnswer> ReadSdpAnswer(std::string_view body,

@@ -59,6 +59,11 @@ struct MediaAnswer {
 // sendrecv → "sendrecv".
 std::string AnswerDirection(const MediaAnswer& media);
 
+// `sdp` (one we sent) with its direction attribute set to `direction` ("sendrecv", "recvonly",
+// "sendonly", "inactive"; added when it had none) and, when that changed it, the o= line's
+// version one higher (RFC 3264 §8). Never fails; an SDP without an o= version keeps none.
+std::string WithDirection(std::string_view sdp, std::string_view direction);
+
 // What the answer `body` agreed to (or what an offer in a re-INVITE proposes, read the same way)
 // for the codecs we offered (`offered`, by name). INVALID_ARGUMENT when the body is not SDP, has no
 // audio stream, rejected it (port 0), names no address, or kept none of our codecs.

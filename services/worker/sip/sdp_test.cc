@@ -86,5 +86,23 @@ TEST(SdpTest, AnswerDirectionMirrorsTheOffer) {
   EXPECT_FALSE(absl::StrContains(answer, "a=sendrecv")) << answer;
 }
 
+// An inbound call's answer to a hold re-INVITE: our first answer with the mirrored direction
+// and the next o= version; unchanged (same version) when the direction stays.
+TEST(SdpTest, WithDirectionChangesTheDirectionAndTheVersion) {
+  const std::string sdp =
+      "v=0\r\no=parley 7 1 IN IP4 192.0.2.10\r\ns=parley\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+      "m=audio 10002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+  const std::string held = WithDirection(sdp, "recvonly");
+  EXPECT_TRUE(absl::StrContains(held, "o=parley 7 2 IN IP4 192.0.2.10\r\n")) << held;
+  EXPECT_TRUE(absl::StrContains(held, "a=recvonly\r\n")) << held;
+  EXPECT_FALSE(absl::StrContains(held, "a=sendrecv")) << held;
+  EXPECT_EQ(WithDirection(held, "recvonly"), held);
+  const std::string resumed = WithDirection(held, "sendrecv");
+  EXPECT_TRUE(absl::StrContains(resumed, "o=parley 7 3 IN")) << resumed;
+  EXPECT_TRUE(absl::StrContains(resumed, "a=sendrecv\r\n")) << resumed;
+  const std::string bare = WithDirection("v=0\r\no=- 1 5 IN IP4 10.0.0.1\r\n", "inactive");
+  EXPECT_EQ(bare, "v=0\r\no=- 1 6 IN IP4 10.0.0.1\r\na=inactive\r\n");
+}
+
 }  // namespace
 }  // namespace parley::sip

@@ -62,13 +62,13 @@ std::string Body(const sip_t* sip) {
 }  // namespace
 
 SipCall::SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
-                 std::unique_ptr<RtpSession> rtp, SdpOffer offer)
+                 std::unique_ptr<RtpSession> rtp, std::string offer, std::optional<SdpOffer> sdp)
     : stack_(stack),
       request_(std::move(request)),
       trunk_(std::move(trunk)),
       rtp_(std::move(rtp)),
-      offer_(BuildSdpOffer(offer)),
-      sdp_(std::move(offer)),
+      offer_(std::move(offer)),
+      sdp_(std::move(sdp)),
       last_sdp_(offer_) {}
 
 SipCall::~SipCall() {
@@ -201,17 +201,23 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       if (state == nua_callstate_terminated) {
         // Still up: the stack ended the session itself (the callee stopped refreshing it past
         // its session timer, RFC 4028 §10, and nua sent BYE).
+        bool ended;
         bool up;
         {
           absl::MutexLock lock(&mu_);
+          ended = phase_ == Phase::kEnded;
           up = phase_ == Phase::kUp;
         }
-        if (up) {
+        if (ended) {
+          Release(nh);
+        } else if (up) {
           EndWith(Terminal(LegEventType::kMediaLost, "media_lost", "SIP session ended", status));
-        } else {
-          EndWith(Terminal(LegEventType::kFailed, "trunk_error", "SIP session ended", status));
+          Release(nh);
+        } else if (inbound_) {
+          // The caller gave up (CANCEL) before we answered, or never confirmed our answer.
+          EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "dialog terminated", 0));
+          Release(nh);
         }
-        Release(nh);
       }
       return;
     }
@@ -290,15 +296,20 @@ void SipCall::OnReinvite(nua_handle_t* nh, const sip_t* sip) {
       nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
       return;
     }
-    SdpOffer answer = sdp_;
-    answer.codecs = {codec_};
-    answer.direction = AnswerDirection(*media);
-    std::string text = BuildSdpOffer(answer);
-    if (text != last_sdp_) {  // RFC 3264 §8: a changed SDP has the next version
-      answer.version = ++sdp_.version;
-      text = BuildSdpOffer(answer);
+    const std::string direction = AnswerDirection(*media);
+    if (sdp_.has_value()) {
+      SdpOffer answer = *sdp_;
+      answer.codecs = {codec_};
+      answer.direction = direction;
+      std::string text = BuildSdpOffer(answer);
+      if (text != last_sdp_) {  // RFC 3264 §8: a changed SDP has the next version
+        answer.version = ++sdp_->version;
+        text = BuildSdpOffer(answer);
+      }
+      last_sdp_ = std::move(text);
+    } else {
+      last_sdp_ = WithDirection(last_sdp_, direction);
     }
-    last_sdp_ = std::move(text);
     bool changed;
     {
       absl::MutexLock lock(&mu_);
@@ -306,7 +317,7 @@ void SipCall::OnReinvite(nua_handle_t* nh, const sip_t* sip) {
       held_ = !media->send_audio;
     }
     if (changed) {
-      log::Info("sip hold", {{"call_id", request_.call_id}, {"direction", answer.direction}});
+      log::Info("sip hold", {{"call_id", request_.call_id}, {"direction", direction}});
     }
   }
   // Without SDP (a session refresh may come so) our last SDP goes out again unchanged as the
@@ -324,7 +335,10 @@ void SipCall::Answered(nua_handle_t* nh, const sip_t* sip, int status) {
       return;
     }
   }
-  absl::StatusOr<MediaAnswer> media = ReadSdpAnswer(Body(sip), trunk_.codecs);
+  StartMedia(nh, ReadSdpAnswer(Body(sip), trunk_.codecs), status);
+}
+
+void SipCall::StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& media, int status) {
   RtpCallbacks callbacks;
   // The RTP thread never outlives this call (Close and the destructor stop it).
   callbacks.on_audio = [this](const audio::PcmFrame& frame) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -26,7 +27,8 @@ namespace parley::sip {
 class SipCall final : public std::enable_shared_from_this<SipCall> {
  public:
   SipCall(SipTelephony::Stack* stack, worker::DialRequest request, SipTrunkConfig trunk,
-          std::unique_ptr<RtpSession> rtp, SdpOffer offer);
+          std::unique_ptr<RtpSession> rtp, std::string offer,
+          std::optional<SdpOffer> sdp = std::nullopt);
   ~SipCall();
 
   // Sends the INVITE (from the caller's thread: posts to the stack) and starts the send thread.
@@ -36,6 +38,15 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
                const sip_t* sip, tagi_t tags[]);
   // The leg is gone: hang up if needed, stop the threads, never call the listener again.
   void Close();
+
+  // Inbound mode (sip_inbound.cc): the call came in on `nh` and waits for a decision.
+  // Stack thread: takes the handle's events from now on.
+  void TrackInbound(nua_handle_t* nh);
+  // Answers with 200 OK (our SDP answer is `offer` of the constructor) and starts RTP as `media`
+  // (read from the caller's offer) says; kAnswered follows. Any thread.
+  void AnswerInbound(const MediaAnswer& media);
+  // Refuses with a final status instead. Any thread.
+  void RejectInbound(int sip_code);
 
   // CallLeg, as telephony.h says.
   absl::Status PlayAudio(const audio::PcmFrame& frame);
@@ -65,6 +76,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   void OnReferResponse(int status, const char* phrase);
   void OnNotify(const sip_t* sip);
   void TransferDone(bool ok, int code, const std::string& detail);
+  // Starts RTP as `media` says and reports kAnswered, or ends the call when it cannot.
+  void StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& media, int status);
   void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
   void SendLoop();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -90,12 +103,16 @@ class SipCall final : public std::enable_shared_from_this<SipCall> {
   std::thread sender_;
 
   // Stack thread only.
-  SdpOffer sdp_;          // what our SDP says; its version goes up whenever the SDP changes
+  // What our outbound offer said (re-INVITE answers are built from it with the answer's codec; its
+  // version goes up whenever our SDP changes). nullopt for inbound calls: their answers to
+  // re-INVITEs are our first answer with the direction changed (WithDirection).
+  std::optional<SdpOffer> sdp_;
   std::string last_sdp_;  // the SDP we sent last (the offer, then answers to re-INVITEs)
   std::string codec_;     // the codec the answer chose
   nua_handle_t* nh_ = nullptr;
   bool auth_sent_ = false;
   bool released_ = false;
+  bool inbound_ = false;  // the call came in (TrackInbound)
 
   mutable absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kDialing;

@@ -6,6 +6,7 @@
 #include <sofia-sip/nua.h>
 #include <sofia-sip/su_wait.h>
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -16,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "services/worker/inbound.h"
 #include "services/worker/sip/sip_telephony.h"
 
 namespace parley::sip {
@@ -38,6 +40,10 @@ class SipTelephony::Stack {
   void Track(nua_handle_t* nh, std::shared_ptr<SipCall> call);
   void Forget(nua_handle_t* nh);
 
+  // Who decides on calls that come in (sip_inbound.h); null: they get 404.
+  void set_inbound_handler(worker::InboundCallHandler* handler) { inbound_handler_ = handler; }
+  worker::InboundCallHandler* inbound_handler() const { return inbound_handler_; }
+
  private:
   static void Callback(nua_event_t event, int status, char const* phrase, nua_t* nua,
                        nua_magic_t* magic, nua_handle_t* nh, nua_hmagic_t* hmagic, sip_t const* sip,
@@ -53,6 +59,7 @@ class SipTelephony::Stack {
   nua_t* nua_ = nullptr;       // stack thread
   bool shutdown_done_ = false;
   std::map<nua_handle_t*, std::shared_ptr<SipCall>> calls_;  // stack thread
+  std::atomic<worker::InboundCallHandler*> inbound_handler_{nullptr};
 
   absl::Mutex mu_;
   std::deque<std::function<void(nua_t*)>> work_ ABSL_GUARDED_BY(mu_);

@@ -15,10 +15,12 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/log/log.h"
 #include "common/status/status.h"
 #include "services/worker/sip/sdp.h"
 #include "services/worker/sip/sip_call.h"
+#include "services/worker/sip/sip_inbound.h"
 #include "services/worker/sip/sip_stack.h"
 
 namespace parley::sip {
@@ -46,7 +48,9 @@ absl::StatusOr<int> FreePort(const std::string& address) {
   return absl::UnavailableError("sip: no free port");
 }
 
-// The local IPv4 address that packets to `host` leave from (no packet is sent).
+}  // namespace
+
+// sip_inbound.h.
 std::string LocalAddressTowards(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_family = AF_INET;
@@ -71,6 +75,8 @@ std::string LocalAddressTowards(const std::string& host, int port) {
   freeaddrinfo(found);
   return out;
 }
+
+namespace {
 
 class SipCallLeg final : public worker::CallLeg {
  public:
@@ -175,7 +181,11 @@ void SipTelephony::Stack::Callback(nua_event_t event, int status, char const* ph
     return;
   }
   if (event == nua_i_invite && nh != nullptr) {
-    // No inbound routes yet: every number is unknown here.
+    if (worker::InboundCallHandler* handler = stack->inbound_handler()) {
+      OfferInboundCall(stack, handler, nh, sip);
+      return;
+    }
+    // Nobody takes inbound calls here: every number is unknown.
     nua_respond(nh, SIP_404_NOT_FOUND, NUTAG_WITH_THIS(stack->nua_), TAG_END());
     return;
   }
@@ -245,6 +255,15 @@ SipTelephony::~SipTelephony() = default;
 
 int SipTelephony::sip_port() const { return stack_->options().sip_port; }
 
+void SipTelephony::SetInboundHandler(worker::InboundCallHandler* handler) {
+  stack_->set_inbound_handler(handler);
+  // A call being offered to the old handler on the stack's thread is through before this
+  // returns (the caller may destroy that handler next).
+  auto passed = std::make_shared<absl::Notification>();
+  stack_->Post([passed](nua_t*) { passed->Notify(); });
+  passed->WaitForNotificationWithTimeout(absl::Seconds(5));
+}
+
 absl::StatusOr<std::unique_ptr<SipTelephony>> SipTelephony::Create(
     const SipTelephonyOptions& options) {
   in_addr probe{};
@@ -287,7 +306,7 @@ absl::StatusOr<std::unique_ptr<worker::CallLeg>> SipTelephony::Dial(
                  .session_id = rng() >> 2,
                  .version = 1};
   auto call = std::make_shared<SipCall>(stack_.get(), std::move(dial), std::move(config),
-                                        std::move(rtp), offer);
+                                        std::move(rtp), BuildSdpOffer(offer), offer);
   call->Start();
   return std::make_unique<SipCallLeg>(std::move(call));
 }

@@ -19,7 +19,8 @@
 //   BYE from the callee          → kHangup "callee_hangup"
 // No response ever makes it send another INVITE for a new call (nua's retries are off).
 // Hangup sends CANCEL before the answer and BYE after it; a 200 that crosses our CANCEL is ACKed
-// and ended with BYE. INVITEs for other calls (inbound) get 404 until inbound routes exist;
+// and ended with BYE. An INVITE outside any dialog is a call coming in: it goes to the inbound
+// handler (SetInboundHandler, sip_inbound.h), or gets 404 without one;
 // a re-INVITE within a call is answered 200 with our SDP, its direction mirroring the offer's
 // (sendonly → recvonly, inactive → inactive): while the callee holds the call no RTP goes out and
 // queued audio waits; it resumes when a sendrecv offer takes the call off hold. A re-INVITE whose
@@ -37,8 +38,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/worker/inbound.h"
 #include "services/worker/telephony.h"
 
 namespace parley::sip {
@@ -58,6 +61,10 @@ struct SipTelephonyOptions {
   // at least 90 s; lower only in tests).
   int session_expires_s = 0;
   int session_min_se_s = 90;
+  // Inbound calls: the region for called/calling numbers without a country code, and the codecs
+  // we accept from an offer, in order of preference.
+  std::string inbound_region = "US";
+  std::vector<std::string> inbound_codecs = {"opus", "pcmu", "pcma"};
 };
 
 class SipTelephony final : public worker::Telephony {
@@ -75,6 +82,11 @@ class SipTelephony final : public worker::Telephony {
 
   // The port the stack listens on.
   int sip_port() const;
+
+  // Calls that come in go to `handler` (null: refused with 404 again). Returns once no call is
+  // being offered to the previous handler, which may be destroyed then; calls already handed to
+  // it stay its own.
+  void SetInboundHandler(worker::InboundCallHandler* handler);
 
   class Stack;
 
