@@ -93,6 +93,13 @@ void CallSession::EndCall(CallStatus outcome, std::string ended_reason) {
   if (!end_request_.has_value()) end_request_ = Outcome{outcome, std::move(ended_reason), {}};
 }
 
+void CallSession::TransferCall(std::string to) {
+  absl::MutexLock lock(&mu_);
+  if (end_request_.has_value()) return;
+  end_request_ = Outcome{parley::v1::CALL_STATUS_COMPLETED, "transfer", {}};
+  transfer_to_ = std::move(to);
+}
+
 absl::Status CallSession::AppendEvent(std::string type, std::map<std::string, std::string> detail) {
   {
     // Between the answer and its status event the pipeline already talks; what it reports waits
@@ -365,9 +372,11 @@ SessionResult CallSession::Converse() {
     bool lost;
     std::optional<absl::Time> drain_at;
     std::optional<Outcome> end_request;
+    std::string transfer_to;
     {
       absl::MutexLock lock(&mu_);
       events.swap(events_);
+      transfer_to = transfer_to_;
       cancel = cancel_;
       lost = lost_;
       drain_at = drain_at_;
@@ -466,6 +475,7 @@ SessionResult CallSession::Converse() {
       }
       // The callee's hang-up, a cancel or a lost lease is handled next round.
       if (!end_request.has_value() || interrupted) continue;
+      if (!transfer_to.empty() && !Transfer(transfer_to, *end_request)) continue;
       leg_->Hangup(HangupCause::kNormal, end_request->reason);
       outcome = end_request;
       break;

@@ -71,6 +71,9 @@ struct SessionEnv {
   absl::Duration drain_grace = absl::Seconds(5);
   // After the pipeline's EndCall, queued audio may play this long before the hang-up.
   absl::Duration end_call_audio_limit = absl::Seconds(30);
+  // How long a transfer (PipelineHost::TransferCall) may wait for its outcome: the target
+  // ringing and answering. The session's loop waits with it.
+  absl::Duration transfer_timeout = absl::Seconds(45);
   absl::Duration state_heartbeat = absl::Seconds(30);
   metrics::Metrics* metrics = nullptr;  // optional
 };
@@ -122,6 +125,7 @@ class CallSession final : public LegListener, public PipelineHost {
   // PipelineHost.
   CallLeg& leg() override { return *leg_; }
   void EndCall(parley::v1::CallStatus outcome, std::string ended_reason) override;
+  void TransferCall(std::string to) override;
   absl::Status AppendEvent(std::string type, std::map<std::string, std::string> detail) override;
 
  private:
@@ -136,6 +140,12 @@ class CallSession final : public LegListener, public PipelineHost {
   std::optional<SessionResult> Admit();
   std::optional<SessionResult> Setup();
   SessionResult Converse();
+  // The pipeline's TransferCall, once its last words played: the leg transfers the callee to
+  // `to` (waiting up to transfer_timeout) and `outcome` (completed/"transfer") becomes
+  // "transferred", or "transfer_failed" after a "transfer_failed" event. A leg that cannot
+  // transfer leaves it as it is: the engine's "transfer" event is all that happens. False when
+  // a cancel or a lost lease interrupted it (the leg is hung up; the loop handles the rest).
+  bool Transfer(const std::string& to, Outcome& outcome);
   // Ends the attempt: the pipeline's report, FinishAttempt (+ retry decision), CompleteCall, ack.
   SessionResult Finish(Outcome outcome);
   // Stops audio delivery, the pipeline and the leg (in that order); returns the report (with the
@@ -179,7 +189,8 @@ class CallSession final : public LegListener, public PipelineHost {
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<absl::Time> drain_at_ ABSL_GUARDED_BY(mu_);
   std::optional<Outcome> end_request_ ABSL_GUARDED_BY(mu_);
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;  // Drain moved the deadline
+  std::string transfer_to_ ABSL_GUARDED_BY(mu_);  // set with end_request_ by TransferCall
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;        // Drain moved the deadline
   // While the answer's status event is being written: pipeline events wait here.
   bool hold_events_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> held_events_

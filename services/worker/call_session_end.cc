@@ -1,5 +1,8 @@
 // CallSession's ending: tearing down the pipeline and the leg, and recording the outcome.
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "services/worker/call_session.h"
@@ -19,6 +22,40 @@ void CallSession::HeartbeatState() {
   if (absl::Status s = env_.state->Heartbeat(request); !s.ok()) {
     log::Warn("state heartbeat failed", {{"error", s.ToString()}});
   }
+}
+
+bool CallSession::Transfer(const std::string& to, Outcome& outcome) {
+  // The leg waits for the outcome (the target ringing): on a thread of its own, so that a cancel
+  // or a lost lease still ends the call at once — hanging up the leg ends its wait.
+  TransferResult result;
+  absl::Notification done;
+  std::thread transfer([&] {
+    result = leg_->Transfer(to, env_.transfer_timeout);
+    done.Notify();
+  });
+  bool interrupted = false;
+  while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+    absl::MutexLock lock(&mu_);
+    if (lost_ || cancel_) {
+      interrupted = true;
+      break;
+    }
+  }
+  if (interrupted) leg_->Hangup(HangupCause::kCanceled, "transfer interrupted");
+  transfer.join();
+  if (interrupted) return false;
+  if (result.status.code() == absl::StatusCode::kUnimplemented) return true;
+  if (result.sip_code != 0) outcome.detail["sip_code"] = absl::StrCat(result.sip_code);
+  if (result.status.ok()) {
+    outcome.reason = "transferred";
+    return true;
+  }
+  log::Warn("transfer failed", {{"call_id", call_.call_id}, {"error", result.status.ToString()}});
+  std::map<std::string, std::string> detail{{"error", std::string(result.status.message())}};
+  if (result.sip_code != 0) detail["sip_code"] = absl::StrCat(result.sip_code);
+  (void)AppendEvent("transfer_failed", std::move(detail));
+  outcome.reason = "transfer_failed";
+  return true;
 }
 
 PipelineReport CallSession::TearDown(std::string_view ended_reason) {

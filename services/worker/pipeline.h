@@ -42,6 +42,15 @@ class PipelineHost {
   // silence_timeout, max_duration, …): the session lets queued audio finish playing (bounded),
   // then hangs up. The first call wins.
   virtual void EndCall(parley::v1::CallStatus outcome, std::string ended_reason) = 0;
+  // Ends the call by a cold transfer to `to` (the `transfer` tool): once queued audio played,
+  // the leg transfers the callee (CallLeg::Transfer) and hangs up. The call completes as
+  // "transferred"; when the transfer fails, as "transfer_failed" after a "transfer_failed" event
+  // saying why (sip_code, error). On a leg that cannot transfer (the gRPC media leg) it ends as
+  // EndCall(completed, "transfer") would. The first EndCall/TransferCall wins.
+  virtual void TransferCall(std::string to) {
+    (void)to;
+    EndCall(parley::v1::CALL_STATUS_COMPLETED, "transfer");
+  }
   // Records a non-status event on the call's stream ("node", "provider_fallback", …). Fails
   // like CallStore::AppendEvent (FAILED_PRECONDITION once the attempt is no longer ours).
   virtual absl::Status AppendEvent(std::string type, std::map<std::string, std::string> detail) = 0;

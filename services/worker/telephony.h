@@ -91,6 +91,14 @@ struct LegStats {
   int64_t first_audio_us = -1;
 };
 
+// What CallLeg::Transfer came to: OK when the transfer target answered; otherwise why not.
+// `sip_code` is the last SIP status the transfer reported (the REFER's refusal, or the status
+// line of the transferee's call to the target, e.g. 603), 0 when none.
+struct TransferResult {
+  absl::Status status;
+  int sip_code = 0;
+};
+
 class CallLeg {
  public:
   // Hangs up (kError) if the call is still up, and waits for the leg's threads.
@@ -117,6 +125,20 @@ class CallLeg {
   // Ends the call from our side (before answer: gives up ringing). Queued audio is dropped; no
   // terminal event follows. Idempotent; no-op once the call ended.
   virtual void Hangup(HangupCause cause, const std::string& detail) = 0;
+
+  // Cold transfer: asks the callee's side to call `to` (E.164, or a sip: URI) instead of us — a
+  // SIP REFER (RFC 3515) — and waits up to `timeout` for the outcome. OK when the transfer
+  // target answered; the call is still up then and the caller hangs up (Hangup). UNIMPLEMENTED
+  // for legs that cannot transfer (the default); INVALID_ARGUMENT when `to` is empty;
+  // FAILED_PRECONDITION when the call is not up; ABORTED when the REFER was refused, the target's
+  // call failed (sip_code says how) or the call ended first (a Hangup from another thread ends
+  // the wait so); DEADLINE_EXCEEDED when no outcome came in time. After a failure the call is
+  // still up unless it ended.
+  virtual TransferResult Transfer(const std::string& to, absl::Duration timeout) {
+    (void)to;
+    (void)timeout;
+    return {absl::UnimplementedError("this leg cannot transfer calls")};
+  }
 
   virtual LegStats Stats() const = 0;
 };

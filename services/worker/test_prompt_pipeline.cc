@@ -46,7 +46,9 @@ class TestPromptPipeline final : public CallPipeline {
 
   void OnMark(const std::string& name, bool cleared) override {
     if (host_ == nullptr) return;
-    if (name == kPromptEnd && !cleared) {
+    if (name == kPromptEnd && !cleared && !options_.transfer_to.empty()) {
+      host_->TransferCall(options_.transfer_to);
+    } else if (name == kPromptEnd && !cleared) {
       host_->EndCall(parley::v1::CALL_STATUS_COMPLETED, "agent_hangup");
     } else if (name == kGoodbyeEnd) {
       host_->EndCall(parley::v1::CALL_STATUS_COMPLETED, "worker_draining");
@@ -118,6 +120,9 @@ absl::StatusOr<std::unique_ptr<CallPipeline>> TestPromptFactory::Create(
   options.prompt_ms = std::clamp(number("test_prompt_ms", options.prompt_ms), 0, kMaxTestPromptMs);
   options.prompt_hz = number("test_prompt_hz", options.prompt_hz);
   options.listen_ms = std::clamp(number("test_listen_ms", options.listen_ms), 0, kMaxTestPromptMs);
+  if (ctx.is_object() && ctx.contains("test_transfer_to") && ctx["test_transfer_to"].is_string()) {
+    options.transfer_to = ctx["test_transfer_to"].get<std::string>();
+  }
   return std::make_unique<TestPromptPipeline>(this, std::move(options), context.call->call_id,
                                               context.call->attempt);
 }

@@ -7,6 +7,7 @@
 //   test_prompt_ms   length of the tone, ms (default 2000)
 //   test_prompt_hz   its frequency, Hz (default 440)
 //   test_listen_ms   silence played after the tone before hanging up, ms (default 0)
+//   test_transfer_to transfer the call there (PipelineHost::TransferCall) instead of hanging up
 // The end-of-call metrics report what was heard: heard_ms, heard_rms, heard_hz (frequency by
 // zero crossings), prompt_ms. With a record directory it also writes <call_id>-<attempt>.wav.
 //
@@ -32,7 +33,8 @@ struct TestPromptOptions {
   double prompt_hz = 440;
   int listen_ms = 0;
   double amplitude = 8000;
-  std::string record_dir;  // "" = do not write WAV files
+  std::string record_dir;   // "" = do not write WAV files
+  std::string transfer_to;  // "" = hang up after the prompt
   // Keep what each call heard for Heard() (tests); a serving worker must not hold every call's
   // audio in memory.
   bool keep_heard = false;

@@ -2,9 +2,8 @@
 // database, and the scripted callee. A call runs from CallStore::Create to its outcome with every
 // lifecycle event, the audio is paced in real time and arrives intact, and busy, no-answer,
 // declined, failed, callee hang-up, dropped media and cancel all end the way a user expects.
-#include <gtest/gtest.h>
-
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 
@@ -120,6 +119,28 @@ TEST_F(WorkerTest, CallRunsToCompletedWithEveryEventAndRealTimeAudio) {
   EXPECT_TRUE(record->metrics().contains("late_frames_pct"));
   EXPECT_EQ(calls.JobsInStream(), 0);
   EXPECT_EQ(calls.PendingJobs(), 0);
+}
+
+// The `transfer` tool on the gRPC media leg, which cannot transfer: the call ends as it did
+// before SIP transfers existed, completed/"transfer", with no transfer_failed event — in Redis
+// and in the state record.
+TEST_F(WorkerTest, TransferOnTheMediaLegEndsTheCallAsTransfer) {
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls);
+  const std::string to = NewNumber();
+  endpoint().SetScript(to, {.ring_for = absl::Milliseconds(100)});
+  std::string id = calls.CreateCall(
+      {.agent = "talker",
+       .to = to,
+       .context_json = R"({"test_prompt_ms": 400, "test_transfer_to": "+14155550111"})"});
+  calls::CallRecord done = calls.WaitTerminal(id);
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "transfer");
+  for (const calls::CallEvent& e : calls.Events(id)) EXPECT_NE(e.type, "transfer_failed");
+  EXPECT_TRUE(CalleeEnd(id).worker_hung_up);
+  auto record = services_->StateRecord(id, 1);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->ended_reason(), "transfer");
 }
 
 TEST_F(WorkerTest, UnansweredCallsEndWithTheirOutcome) {

@@ -7,7 +7,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status/status.h"
 
@@ -111,7 +113,47 @@ std::string BuildSdpOffer(const SdpOffer& offer) {
   return absl::StrCat("v=0\r\n", "o=parley ", offer.session_id, " ", offer.version, " IN ", family,
                       " ", offer.address, "\r\n", "s=parley\r\n", "c=IN ", family, " ",
                       offer.address, "\r\n", "t=0 0\r\n", "m=audio ", offer.rtp_port, " RTP/AVP",
-                      formats, "\r\n", maps, "a=ptime:20\r\n", "a=sendrecv\r\n");
+                      formats, "\r\n", maps, "a=ptime:20\r\n", "a=", offer.direction, "\r\n");
+}
+
+std::string AnswerDirection(const MediaAnswer& media) {
+  if (media.send_audio && media.receive_audio) return "sendrecv";
+  if (media.receive_audio) return "recvonly";
+  if (media.send_audio) return "sendonly";
+  return "inactive";
+}
+
+std::string WithDirection(std::string_view sdp, std::string_view direction) {
+  std::vector<std::string> lines = absl::StrSplit(AbslView(sdp), "\r\n", absl::SkipEmpty());
+  const std::string wanted = absl::StrCat("a=", AbslView(direction));
+  bool found = false;
+  bool changed = false;
+  for (std::string& line : lines) {
+    if (line == "a=sendrecv" || line == "a=recvonly" || line == "a=sendonly" ||
+        line == "a=inactive") {
+      found = true;
+      changed = line != wanted;
+      line = wanted;
+    }
+  }
+  if (!found) {
+    lines.push_back(wanted);
+    changed = true;
+  }
+  if (changed) {
+    for (std::string& line : lines) {
+      if (!absl::StartsWith(line, "o=")) continue;
+      // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <address>
+      std::vector<std::string> fields = absl::StrSplit(line, ' ');
+      uint64_t version = 0;
+      if (fields.size() >= 3 && absl::SimpleAtoi(fields[2], &version)) {
+        fields[2] = absl::StrCat(version + 1);
+        line = absl::StrJoin(fields, " ");
+      }
+      break;
+    }
+  }
+  return absl::StrCat(absl::StrJoin(lines, "\r\n"), "\r\n");
 }
 
 absl::StatusOr<MediaAnswer> ReadSdpAnswer(std::string_view body,
@@ -150,6 +192,7 @@ absl::StatusOr<MediaAnswer> ReadSdpAnswer(std::string_view body,
   out.port = static_cast<int>(audio->m_port);
   // m_mode is the answerer's view: it takes our audio when it may receive.
   out.send_audio = (audio->m_mode & sdp_recvonly) != 0;
+  out.receive_audio = (audio->m_mode & sdp_sendonly) != 0;
   // The answer lists formats in its own preference order (RFC 3264 §6.1); take the first one that
   // we offered.
   bool found = false;

@@ -35,11 +35,14 @@ struct SdpOffer {
   std::vector<std::string> codecs = {"opus", "pcmu", "pcma"};  // in order of preference
   uint64_t session_id = 0;
   uint64_t version = 0;
+  // The direction attribute: "sendrecv", or in an answer to a hold offer "recvonly"/"inactive"
+  // (AnswerDirection).
+  std::string direction = "sendrecv";
 };
 
-// The offer: one audio stream, sendrecv, 20 ms ptime, the codecs in order plus telephone-event
-// (at 8000 Hz, and at 48000 Hz when Opus is offered). Never fails; unknown codec names are
-// skipped.
+// The offer (or, with one codec and a direction, an answer): one audio stream, 20 ms ptime, the
+// codecs in order plus telephone-event (at 8000 Hz, and at 48000 Hz when Opus is offered). Never
+// fails; unknown codec names are skipped.
 std::string BuildSdpOffer(const SdpOffer& offer);
 
 struct MediaAnswer {
@@ -48,11 +51,22 @@ struct MediaAnswer {
   RtpCodec codec;
   int dtmf_payload_type = -1;  // −1: the answer took no telephone-event
   bool send_audio = true;      // false when the answer says recvonly/inactive (we must not send)
+  bool receive_audio = true;   // false when it says sendonly/inactive (it sends us nothing)
 };
 
-// What the answer `body` agreed to for the codecs we offered (`offered`, by name). INVALID_ARGUMENT
-// when the body is not SDP, has no audio stream, rejected it (port 0), names no address, or kept
-// none of our codecs.
+// The direction attribute of our answer to an offer read as `media` (RFC 3264 §6.1, the mirror
+// of the offer's): sendonly → "recvonly" (a hold), inactive → "inactive", recvonly → "sendonly",
+// sendrecv → "sendrecv".
+std::string AnswerDirection(const MediaAnswer& media);
+
+// `sdp` (one we sent) with its direction attribute set to `direction` ("sendrecv", "recvonly",
+// "sendonly", "inactive"; added when it had none) and, when that changed it, the o= line's
+// version one higher (RFC 3264 §8). Never fails; an SDP without an o= version keeps none.
+std::string WithDirection(std::string_view sdp, std::string_view direction);
+
+// What the answer `body` agreed to (or what an offer in a re-INVITE proposes, read the same way)
+// for the codecs we offered (`offered`, by name). INVALID_ARGUMENT when the body is not SDP, has no
+// audio stream, rejected it (port 0), names no address, or kept none of our codecs.
 absl::StatusOr<MediaAnswer> ReadSdpAnswer(std::string_view body,
                                           const std::vector<std::string>& offered);
 

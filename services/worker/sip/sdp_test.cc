@@ -60,5 +60,49 @@ TEST(SdpTest, RejectsUnusableAnswers) {
   EXPECT_FALSE(held->send_audio);
 }
 
+// A re-INVITE's offer read as MediaAnswer: the answer mirrors its direction (RFC 3264 §6.1).
+TEST(SdpTest, AnswerDirectionMirrorsTheOffer) {
+  const std::string head =
+      "v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+      "m=audio 4000 RTP/AVP 0\r\n";
+  const std::pair<std::string, std::string> cases[] = {{"a=sendonly\r\n", "recvonly"},
+                                                       {"a=inactive\r\n", "inactive"},
+                                                       {"a=recvonly\r\n", "sendonly"},
+                                                       {"a=sendrecv\r\n", "sendrecv"},
+                                                       {"", "sendrecv"}};
+  for (const auto& [attribute, expected] : cases) {
+    absl::StatusOr<MediaAnswer> offer = ReadSdpAnswer(head + attribute, {"pcmu"});
+    ASSERT_TRUE(offer.ok()) << offer.status();
+    EXPECT_EQ(AnswerDirection(*offer), expected) << attribute;
+  }
+  const std::string answer = BuildSdpOffer({.address = "192.0.2.10",
+                                            .rtp_port = 10002,
+                                            .codecs = {"pcmu"},
+                                            .session_id = 5,
+                                            .version = 3,
+                                            .direction = "recvonly"});
+  EXPECT_TRUE(absl::StrContains(answer, "o=parley 5 3 IN IP4")) << answer;
+  EXPECT_TRUE(absl::StrContains(answer, "a=recvonly\r\n")) << answer;
+  EXPECT_FALSE(absl::StrContains(answer, "a=sendrecv")) << answer;
+}
+
+// An inbound call's answer to a hold re-INVITE: our first answer with the mirrored direction
+// and the next o= version; unchanged (same version) when the direction stays.
+TEST(SdpTest, WithDirectionChangesTheDirectionAndTheVersion) {
+  const std::string sdp =
+      "v=0\r\no=parley 7 1 IN IP4 192.0.2.10\r\ns=parley\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+      "m=audio 10002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+  const std::string held = WithDirection(sdp, "recvonly");
+  EXPECT_TRUE(absl::StrContains(held, "o=parley 7 2 IN IP4 192.0.2.10\r\n")) << held;
+  EXPECT_TRUE(absl::StrContains(held, "a=recvonly\r\n")) << held;
+  EXPECT_FALSE(absl::StrContains(held, "a=sendrecv")) << held;
+  EXPECT_EQ(WithDirection(held, "recvonly"), held);
+  const std::string resumed = WithDirection(held, "sendrecv");
+  EXPECT_TRUE(absl::StrContains(resumed, "o=parley 7 3 IN")) << resumed;
+  EXPECT_TRUE(absl::StrContains(resumed, "a=sendrecv\r\n")) << resumed;
+  const std::string bare = WithDirection("v=0\r\no=- 1 5 IN IP4 10.0.0.1\r\n", "inactive");
+  EXPECT_EQ(bare, "v=0\r\no=- 1 6 IN IP4 10.0.0.1\r\na=inactive\r\n");
+}
+
 }  // namespace
 }  // namespace parley::sip

@@ -63,13 +63,15 @@ std::string Body(const sip_t* sip) {
 
 SipCall::SipCall(SipTelephony::Stack* stack, std::shared_ptr<media::FrameScheduler> scheduler,
                  worker::DialRequest request, SipTrunkConfig trunk, std::unique_ptr<RtpSession> rtp,
-                 std::string offer)
+                 std::string offer, std::optional<SdpOffer> sdp)
     : stack_(stack),
       request_(std::move(request)),
       trunk_(std::move(trunk)),
       rtp_(std::move(rtp)),
       offer_(std::move(offer)),
-      scheduler_(std::move(scheduler)) {}
+      scheduler_(std::move(scheduler)),
+      sdp_(std::move(sdp)),
+      last_sdp_(offer_) {}
 
 // Close (which the leg always calls) has taken the call off the scheduler.
 SipCall::~SipCall() = default;
@@ -158,13 +160,34 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       OnInviteResponse(status, phrase, nh, sip);
       return;
     case nua_i_bye: {
-      const bool ended = EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "BYE", 0));
-      (void)ended;
+      bool transferred;
+      {
+        absl::MutexLock lock(&mu_);
+        transferred = transfer_ == TransferState::kSucceeded;
+        // The transferee may hang up on us once the target answered (RFC 5589 §6.1) before our
+        // BYE: the session ends the call itself as transferred, this is no hang-up to report.
+        if (transferred) {
+          phase_ = Phase::kEnded;
+          out_.Clear();
+          dtmf_.clear();
+        }
+      }
+      if (transferred) {
+        audio_open_ = false;
+        rtp_->Stop();
+      } else {
+        EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "BYE", 0));
+      }
       return;  // nua answers the BYE; the handle ends with the terminated state
     }
-    case nua_i_invite:  // a re-INVITE: keep the session (refresh, hold) with our SDP
-      nua_respond(nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-                  SIPTAG_PAYLOAD_STR(offer_.c_str()), TAG_END());
+    case nua_r_refer:
+      OnReferResponse(status, phrase);
+      return;
+    case nua_i_notify:
+      OnNotify(sip);
+      return;
+    case nua_i_invite:
+      OnReinvite(nh, sip);
       return;
     case nua_r_bye:
       if (status >= 200) Release(nh);
@@ -173,12 +196,19 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       int state = nua_callstate_init;
       tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
       if (state == nua_callstate_terminated) {
+        // Still up: the stack ended the session itself (the callee stopped refreshing it past
+        // its session timer, RFC 4028 §10, and nua sent BYE).
         bool ended;
+        bool up;
         {
           absl::MutexLock lock(&mu_);
           ended = phase_ == Phase::kEnded;
+          up = phase_ == Phase::kUp;
         }
         if (ended) {
+          Release(nh);
+        } else if (up) {
+          EndWith(Terminal(LegEventType::kMediaLost, "media_lost", "SIP session ended", status));
           Release(nh);
         } else if (inbound_) {
           // The caller gave up (CANCEL) before we answered, or never confirmed our answer.
@@ -252,6 +282,50 @@ void SipCall::OnInviteResponse(int status, const char* phrase, nua_handle_t* nh,
   Release(nh);
 }
 
+void SipCall::OnReinvite(nua_handle_t* nh, const sip_t* sip) {
+  const std::string body = Body(sip);
+  if (!body.empty() && !codec_.empty()) {
+    // The offer must keep the codec our RTP runs with: it cannot change mid-call.
+    absl::StatusOr<MediaAnswer> media = ReadSdpAnswer(body, {codec_});
+    if (!media.ok()) {
+      log::Warn("sip re-INVITE refused",
+                {{"call_id", request_.call_id}, {"error", media.status().ToString()}});
+      nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+      return;
+    }
+    const std::string direction = AnswerDirection(*media);
+    if (sdp_.has_value()) {
+      SdpOffer answer = *sdp_;
+      answer.codecs = {codec_};
+      answer.direction = direction;
+      std::string text = BuildSdpOffer(answer);
+      if (text != last_sdp_) {  // RFC 3264 §8: a changed SDP has the next version
+        answer.version = ++sdp_->version;
+        text = BuildSdpOffer(answer);
+      }
+      last_sdp_ = std::move(text);
+    } else {
+      last_sdp_ = WithDirection(last_sdp_, direction);
+    }
+    bool changed;
+    {
+      absl::MutexLock lock(&mu_);
+      changed = held_ == media->send_audio;
+      held_ = !media->send_audio;
+      if (changed && !held_) resumed_ = true;
+    }
+    if (changed) {
+      log::Info("sip hold", {{"call_id", request_.call_id}, {"direction", direction}});
+      // Taken off hold: RunDue, idle while held, sends again from now.
+      if (media->send_audio) scheduler_->Wake(slot_, Clock::now());
+    }
+  }
+  // Without SDP (a session refresh may come so) our last SDP goes out again unchanged as the
+  // offer. nua adds the session timer headers (RFC 4028) to the 200.
+  nua_respond(nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+              SIPTAG_PAYLOAD_STR(last_sdp_.c_str()), TAG_END());
+}
+
 void SipCall::Answered(nua_handle_t* nh, const sip_t* sip, int status) {
   {
     absl::MutexLock lock(&mu_);
@@ -303,8 +377,10 @@ void SipCall::StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& me
     }
     phase_ = Phase::kUp;
     was_up_ = true;
+    held_ = !media->send_audio;
     answered_at_ = Clock::now();
   }
+  codec_ = media->codec.name;
   scheduler_->Wake(slot_, Clock::now());  // RTP flows from now on (silence until audio)
   LegEvent e{.type = LegEventType::kAnswered};
   e.answer_rate = media->codec.clock_rate;
@@ -441,8 +517,8 @@ std::optional<SipCall::Clock::time_point> SipCall::RunDue(Clock::time_point now)
     RingTimeout();
     return std::nullopt;
   }
-  // Up. RTP never pauses while the call is up: with no agent audio queued a silence frame goes
-  // out every 20 ms, as a phone's would (trunks hang up calls whose RTP stops for a while).
+  // Up. RTP never pauses while the call is up and not on hold: with no agent audio queued a
+  // silence frame goes out every 20 ms, as a phone's would (trunks hang up calls whose RTP stops for a while).
   // Everything due within the scheduler's `early` goes now (one wake-up serves every call due
   // around the same time).
   enum class Send { kSilence, kFrame, kMark, kDtmf };
@@ -465,11 +541,18 @@ std::optional<SipCall::Clock::time_point> SipCall::RunDue(Clock::time_point now)
     {
       absl::MutexLock lock(&mu_);
       if (phase_ != Phase::kUp) return std::nullopt;
-      if (restart_pacer_) {
+      // On hold (the callee's offer said sendonly/inactive): nothing goes out, queued audio waits
+      // until the callee takes us off hold, which wakes this call again.
+      if (held_) return std::nullopt;
+      now = Clock::now();
+      if (restart_pacer_ || resumed_) {
         pacer_.Restart();
         restart_pacer_ = false;
       }
-      now = Clock::now();
+      if (resumed_) {
+        silence_due_ = now;
+        resumed_ = false;
+      }
       if (!dtmf_.empty()) {
         what = Send::kDtmf;
         dtmf = std::move(dtmf_.front());

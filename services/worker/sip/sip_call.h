@@ -20,6 +20,7 @@
 #include "common/media/frame_scheduler.h"
 #include "services/worker/leg_send_queue.h"
 #include "services/worker/sip/rtp_session.h"
+#include "services/worker/sip/sdp.h"
 #include "services/worker/sip/sip_stack.h"
 #include "services/worker/sip/sip_trunk.h"
 #include "services/worker/telephony.h"
@@ -31,7 +32,7 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
  public:
   SipCall(SipTelephony::Stack* stack, std::shared_ptr<media::FrameScheduler> scheduler,
           worker::DialRequest request, SipTrunkConfig trunk, std::unique_ptr<RtpSession> rtp,
-          std::string offer);
+          std::string offer, std::optional<SdpOffer> sdp = std::nullopt);
   ~SipCall() override;
 
   // Sends the INVITE (from the caller's thread: posts to the stack) and joins the scheduler.
@@ -60,6 +61,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   absl::Duration QueuedAudio() const;
   bool WaitAudioSent(absl::Duration timeout);
   void Hangup(worker::HangupCause cause, const std::string& detail);
+  // REFER (sip_call_transfer.cc).
+  worker::TransferResult Transfer(const std::string& to, absl::Duration timeout);
   worker::LegStats Stats() const;
 
  private:
@@ -70,6 +73,14 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   bool EndWith(const worker::LegEvent& event);
   void OnInviteResponse(int status, const char* phrase, nua_handle_t* nh, const sip_t* sip);
   void Answered(nua_handle_t* nh, const sip_t* sip, int status);
+  // A re-INVITE in our dialog (hold, unhold, session refresh): answers it and pauses or resumes
+  // our RTP as its offer's direction says.
+  void OnReinvite(nua_handle_t* nh, const sip_t* sip);
+  // The REFER's progress: its response (a refusal ends the transfer) and the NOTIFYs whose
+  // message/sipfrag body carries the status line of the transferee's INVITE to the target.
+  void OnReferResponse(int status, const char* phrase);
+  void OnNotify(const sip_t* sip);
+  void TransferDone(bool ok, int code, const std::string& detail);
   // Starts RTP as `media` says and reports kAnswered, or ends the call when it cannot.
   void StartMedia(nua_handle_t* nh, const absl::StatusOr<MediaAnswer>& media, int status);
   void Release(nua_handle_t* nh);  // forgets and destroys the handle (stack thread)
@@ -79,6 +90,10 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   void RingTimeout();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || (out_.frames() == 0 && !in_flight_);
+  }
+  enum class TransferState { kNone, kPending, kSucceeded, kFailed };
+  bool TransferSettled() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ == Phase::kEnded || transfer_ != TransferState::kPending;
   }
 
   SipTelephony::Stack* const stack_;
@@ -96,6 +111,12 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   Clock::time_point dtmf_next_;
 
   // Stack thread only.
+  // What our outbound offer said (re-INVITE answers are built from it with the answer's codec; its
+  // version goes up whenever our SDP changes). nullopt for inbound calls: their answers to
+  // re-INVITEs are our first answer with the direction changed (WithDirection).
+  std::optional<SdpOffer> sdp_;
+  std::string last_sdp_;  // the SDP we sent last (the offer, then answers to re-INVITEs)
+  std::string codec_;     // the codec the answer chose
   nua_handle_t* nh_ = nullptr;
   bool auth_sent_ = false;
   bool released_ = false;
@@ -104,6 +125,10 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   mutable absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kDialing;
   bool was_up_ ABSL_GUARDED_BY(mu_) = false;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;  // the callee put us on hold: no RTP goes out
+  TransferState transfer_ ABSL_GUARDED_BY(mu_) = TransferState::kNone;
+  int transfer_code_ ABSL_GUARDED_BY(mu_) = 0;  // the last SIP status the transfer reported
+  std::string transfer_detail_ ABSL_GUARDED_BY(mu_);
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool dtmf_open_ ABSL_GUARDED_BY(mu_) = false;               // kAnswered has been reported
@@ -112,6 +137,7 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   std::deque<std::pair<std::string, int>> dtmf_ ABSL_GUARDED_BY(mu_);
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;      // a frame taken off the queue, being sent
   bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;  // a Clear dropped the run being sent
+  bool resumed_ ABSL_GUARDED_BY(mu_) = false;        // taken off hold: RTP starts a new run
   worker::LegStats stats_ ABSL_GUARDED_BY(mu_);
   Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);
   Clock::time_point ring_deadline_;

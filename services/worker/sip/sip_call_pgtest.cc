@@ -262,6 +262,200 @@ TEST_F(SipCallTest, TcpTrunkCarriesTheCall) {
   EXPECT_NE(peer.Messages().find("TCP message received"), std::string::npos);
 }
 
+int CountRequests(const std::string& log, absl::string_view method) {
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StartsWith(line, absl::StrCat(method, " sip:"))) ++n;
+  }
+  return n;
+}
+
+class SipHoldTest : public SipCallTest,
+                    public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
+
+// The callee holds the call with a re-INVITE (sendonly or inactive) and later resumes it
+// (sendrecv): each answer mirrors the offer's direction (sipp checks a=recvonly / a=inactive,
+// then a=sendrecv), the call stays up through both, and our prompt still comes back in sipp's
+// echo after the hold. The call completes normally.
+TEST_P(SipHoldTest, HoldAndResumeReinvitesKeepTheCall) {
+  const auto& [offered, answered] = GetParam();
+  SippPeer peer =
+      SippPeer::Start("hold.xml", {{"hold_direction", offered}, {"hold_answer", answered}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 5000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(40));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  const std::string log = peer.Messages();
+  EXPECT_NE(log.find(absl::StrCat("a=", answered)), std::string::npos) << log;
+  EXPECT_GE(worker.pipelines().Heard(id).size(), 8000u) << "no audio came back";
+  // With the default options we never ask for a session timer of our own: sofia's default
+  // (1800 s) would have us send an SDP-less refresh at 15 minutes.
+  EXPECT_EQ(log.find("Session-Expires:"), std::string::npos) << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Directions, SipHoldTest,
+    ::testing::Values(std::pair<std::string, std::string>{"sendonly", "recvonly"},
+                      std::pair<std::string, std::string>{"inactive", "inactive"}),
+    [](const ::testing::TestParamInfo<std::pair<std::string, std::string>>& info) {
+      return info.param.first;
+    });
+
+// The callee sets a short session timer (10 s) and makes us the refresher: our INVITE offered
+// timers, nua refreshes the session with UPDATE before it expires, and the call outlives the
+// interval and completes normally (without refreshes sipp would not see any UPDATE and the
+// session would lapse at 10 s).
+TEST_F(SipCallTest, SessionTimerIsRefreshedWhenTheCalleeAsks) {
+  auto telephony = sip::SipTelephony::Create({.sip_address = "127.0.0.1",
+                                              .sip_port = 0,
+                                              .rtp_address = "127.0.0.1",
+                                              .session_min_se_s = 10});
+  ASSERT_TRUE(telephony.ok()) << telephony.status();
+  SippPeer peer = SippPeer::Start("refresh.xml", {{"expires", "10"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = telephony->get()});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 12000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(60));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  // Refreshes at about half the interval (5 s, 10 s): the timer re-arms after each.
+  EXPECT_GE(CountRequests(peer.Messages(), "UPDATE"), 2) << peer.Messages();
+}
+
+// The callee keeps the session alive itself (refresher=uas, 10 s), as a trunk does at 15 minutes
+// of an 1800 s timer: a re-INVITE with its SDP, one without SDP, and an UPDATE. Each gets a 200
+// that keeps the callee as refresher (sipp checks Session-Expires ...;refresher=uas), the first
+// with our SDP unchanged (same o= version), the SDP-less one with our SDP as the offer. The call
+// outlives the interval and ends normally.
+TEST_F(SipCallTest, SessionRefreshesFromTheCalleeAreAnswered) {
+  auto telephony = sip::SipTelephony::Create({.sip_address = "127.0.0.1",
+                                              .sip_port = 0,
+                                              .rtp_address = "127.0.0.1",
+                                              .session_min_se_s = 10});
+  ASSERT_TRUE(telephony.ok()) << telephony.status();
+  SippPeer peer = SippPeer::Start("refresh_uas.xml", {{"expires", "10"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = telephony->get()});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 11000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(60));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_GE(CountRequests(peer.Messages(), "INVITE"), 3) << peer.Messages();
+}
+
+struct TransferCase {
+  std::string name;
+  std::string sipfrag;  // the NOTIFY's final status line
+  std::string ended_reason;
+  std::string sip_code;
+};
+
+class SipTransferTest : public SipCallTest, public ::testing::WithParamInterface<TransferCase> {};
+
+// The agent transfers the call after its prompt (the `transfer` tool's path:
+// PipelineHost::TransferCall). The worker sends one REFER whose Refer-To names the target (sipp
+// checks it), sipp accepts it (202) and reports its call to the target in NOTIFYs (sipfrag
+// "100 Trying", then the final status), and the worker hangs up (sipp requires our BYE either
+// way). Target answered: completed/"transferred" with sip_code 200. Target declined (603): a
+// "transfer_failed" event with the code, completed/"transfer_failed". Read back from Redis (the
+// call's events) and Postgres (the attempt's record).
+TEST_P(SipTransferTest, ReferEndsTheCallWithTheTransferOutcome) {
+  const TransferCase& c = GetParam();
+  SippPeer peer =
+      SippPeer::Start("refer.xml", {{"refer_target", "14155550111"}, {"sipfrag", c.sipfrag}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 600, "test_transfer_to": "+14155550111"})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, c.ended_reason);
+  EXPECT_EQ(calls.StatusTrail(id), (std::vector<std::string>{"queued", "assigned", "dialing",
+                                                             "in_progress", "completed"}));
+  std::vector<calls::CallEvent> failures;
+  for (const calls::CallEvent& e : calls.Events(id)) {
+    if (e.type == "transfer_failed") failures.push_back(e);
+  }
+  if (c.ended_reason == "transferred") {
+    EXPECT_TRUE(failures.empty());
+  } else {
+    ASSERT_EQ(failures.size(), 1u);
+    EXPECT_EQ(failures[0].detail["sip_code"], c.sip_code);
+    EXPECT_NE(failures[0].detail["error"].find(c.sipfrag), std::string::npos)
+        << failures[0].detail["error"];
+  }
+  EXPECT_EQ(LastDetail(calls, id, "sip_code"), c.sip_code);
+  auto record = services_->StateRecord(id, 1);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->status(), parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(record->ended_reason(), c.ended_reason);
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "REFER"), 1) << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "BYE"), 1) << peer.Messages();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Outcomes, SipTransferTest,
+    ::testing::Values(TransferCase{"Answered", "SIP/2.0 200 OK", "transferred", "200"},
+                      TransferCase{"Declined", "SIP/2.0 603 Declined", "transfer_failed", "603"}),
+    [](const ::testing::TestParamInfo<TransferCase>& info) { return info.param.name; });
+
+// A trunk that does not do transfers refuses the REFER itself (405): no NOTIFY follows; the
+// failure is recorded with the code and the worker hangs up: completed/"transfer_failed".
+TEST_F(SipCallTest, RefusedReferIsRecordedAndTheCallEnds) {
+  SippPeer peer = SippPeer::Start(
+      "refer_refused.xml",
+      {{"refer_target", "14155550111"}, {"code", "405"}, {"reason", "Method Not Allowed"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 300, "test_transfer_to": "+14155550111"})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(20));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "transfer_failed");
+  std::map<std::string, std::string> failure;
+  for (const calls::CallEvent& e : calls.Events(id)) {
+    if (e.type == "transfer_failed") failure = e.detail;
+  }
+  EXPECT_EQ(failure["sip_code"], "405");
+  EXPECT_NE(failure["error"].find("REFER refused"), std::string::npos) << failure["error"];
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+}
+
+// A cancel while the transfer waits for its outcome (the transferee reported only 100 Trying)
+// ends the call at once as canceled — not after the transfer timeout (45 s): the worker sends
+// BYE (sipp requires it) and no transfer_failed event is written.
+TEST_F(SipCallTest, CancelDuringATransferEndsTheCallAtOnce) {
+  SippPeer peer = SippPeer::Start("refer_hang.xml", {{"refer_target", "14155550111"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 300, "test_transfer_to": "+14155550111"})"});
+  calls.WaitStatus(id, parley::v1::CALL_STATUS_IN_PROGRESS);
+  absl::SleepFor(absl::Seconds(2));  // the prompt plays, the REFER goes out and is accepted
+  ASSERT_TRUE(calls.store().Cancel(id, "changed our mind", absl::ToUnixMillis(absl::Now())).ok());
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(20));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_CANCELED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "canceled");
+  for (const calls::CallEvent& e : calls.Events(id)) EXPECT_NE(e.type, "transfer_failed");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "REFER"), 1) << peer.Messages();
+}
+
 // Inbound calls are not routed yet: an INVITE to the worker's SIP port gets 404.
 TEST_F(SipCallTest, InboundInviteIsRefusedWithNotFound) {
   SippPeer caller =

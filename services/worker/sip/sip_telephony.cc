@@ -93,6 +93,9 @@ class SipCallLeg final : public worker::CallLeg {
   void Hangup(worker::HangupCause cause, const std::string& detail) override {
     call_->Hangup(cause, detail);
   }
+  worker::TransferResult Transfer(const std::string& to, absl::Duration timeout) override {
+    return call_->Transfer(to, timeout);
+  }
   worker::LegStats Stats() const override { return call_->Stats(); }
 
  private:
@@ -206,10 +209,12 @@ void SipTelephony::Stack::Run() {
     // Retry count 1: nua restarts a request once — what a digest challenge needs. Its other
     // restarts (a 302 redirect, a 5xx with Retry-After) would dial again; SipCall ends the call
     // on their "100 Redirected" / "100 Retry After" reports instead (sip_call.cc).
-    nua_ = nua_create(root_, &Stack::Callback, this, NUTAG_URL(url.c_str()), NUTAG_MEDIA_ENABLE(0),
-                      NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0), NUTAG_RETRY_COUNT(1),
-                      NUTAG_SESSION_TIMER(0), SIPTAG_USER_AGENT_STR(options_.user_agent.c_str()),
-                      NTATAG_UDP_MTU(65535), TAG_END());
+    nua_ = nua_create(
+        root_, &Stack::Callback, this, NUTAG_URL(url.c_str()), NUTAG_MEDIA_ENABLE(0),
+        NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0), NUTAG_RETRY_COUNT(1),
+        NUTAG_SESSION_TIMER(options_.session_expires_s), NUTAG_MIN_SE(options_.session_min_se_s),
+        NUTAG_SESSION_REFRESHER(nua_any_refresher), NUTAG_UPDATE_REFRESH(1),
+        SIPTAG_USER_AGENT_STR(options_.user_agent.c_str()), NTATAG_UDP_MTU(65535), TAG_END());
     if (nua_ == nullptr) {
       status = absl::UnavailableError(absl::StrCat("sip: cannot listen on ", url));
     } else if (su_wait_create(wait, wake_fd_, SU_WAIT_IN) != 0 ||
@@ -298,13 +303,14 @@ absl::StatusOr<std::unique_ptr<worker::CallLeg>> SipTelephony::Dial(
                         : LocalAddressTowards(config.host, config.port);
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string offer = BuildSdpOffer({.address = media_address,
-                                     .rtp_port = rtp->port(),
-                                     .codecs = config.codecs,
-                                     .session_id = rng() >> 2,
-                                     .version = 1});
+  SdpOffer offer{.address = media_address,
+                 .rtp_port = rtp->port(),
+                 .codecs = config.codecs,
+                 .session_id = rng() >> 2,
+                 .version = 1};
   auto call = std::make_shared<SipCall>(stack_.get(), stack_->options().scheduler, std::move(dial),
-                                        std::move(config), std::move(rtp), std::move(offer));
+                                        std::move(config), std::move(rtp), BuildSdpOffer(offer),
+                                        offer);
   call->Start();
   return std::make_unique<SipCallLeg>(std::move(call));
 }

@@ -21,7 +21,14 @@
 // Hangup sends CANCEL before the answer and BYE after it; a 200 that crosses our CANCEL is ACKed
 // and ended with BYE. An INVITE outside any dialog is a call coming in: it goes to the inbound
 // handler (SetInboundHandler, sip_inbound.h), or gets 404 without one;
-// a re-INVITE within a call is answered 200 with our SDP again (session refresh, hold).
+// a re-INVITE within a call is answered 200 with our SDP, its direction mirroring the offer's
+// (sendonly → recvonly, inactive → inactive): while the callee holds the call no RTP goes out and
+// queued audio waits; it resumes when a sendrecv offer takes the call off hold. A re-INVITE whose
+// offer drops our codec gets 488 and changes nothing. Session timers: SipTelephonyOptions below.
+// Transfer (CallLeg::Transfer; the `transfer` tool) sends REFER with Refer-To the target (an E.164
+// number becomes sip:<number>@<trunk host>:<port>, a sip: URI goes as it is) and follows the
+// NOTIFYs' message/sipfrag: 2xx → OK, ≥ 300 or a refused REFER → ABORTED with the code; the
+// session then hangs up (BYE). A transferee's BYE after a successful transfer is no hang-up.
 //
 //   PARLEY_ASSIGN_OR_RETURN(auto sip, SipTelephony::Create({.sip_address = "0.0.0.0"}));
 //   PARLEY_ASSIGN_OR_RETURN(auto leg, sip->Dial(request, config.trunk()));
@@ -45,6 +52,16 @@ struct SipTelephonyOptions {
   int sip_port = 5060;                  // 0: a free port, chosen at Create
   std::string rtp_address = "0.0.0.0";  // IPv4 address RTP sockets bind to
   std::string user_agent = "Parley";
+  // Session timers (RFC 4028). Our INVITE says Supported: timer; it asks for a Session-Expires
+  // (with Min-SE) only when session_expires_s > 0. The default 0 matters: with sofia's own
+  // default (1800) a callee without timer support makes us the refresher, and at 15 minutes nua
+  // would send a re-INVITE without SDP (media is ours, not nua's) that a trunk may answer by
+  // hanging up. When the callee sets a timer it picks who refreshes: us → nua sends UPDATE at
+  // half the interval (UPDATE_REFRESH); the callee → nua ends the call if the callee stops
+  // refreshing (the leg reports kMediaLost). Min-SE: the least interval we accept (RFC 4028 says
+  // at least 90 s; lower only in tests).
+  int session_expires_s = 0;
+  int session_min_se_s = 90;
   // Inbound calls: the region for called/calling numbers without a country code, and the codecs
   // we accept from an offer, in order of preference.
   std::string inbound_region = "US";

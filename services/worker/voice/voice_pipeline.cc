@@ -571,6 +571,15 @@ void VoicePipeline::RunJob(Job job) {
   if (!turn.transfer_to.empty()) Event("transfer", {{"to", turn.transfer_to}});
   if (job.end_outcome) {
     EndCallNow(*job.end_outcome, job.end_reason);
+  } else if (!turn.transfer_to.empty()) {
+    // The `transfer` tool: the session transfers the callee once this turn's audio played.
+    PipelineHost* host;
+    {
+      absl::MutexLock lock(&mu_);
+      ending_ = true;
+      host = host_;
+    }
+    if (host != nullptr) host->TransferCall(turn.transfer_to);
   } else if (turn.end_call) {
     EndCallNow(turn.outcome, turn.ended_reason);
   }

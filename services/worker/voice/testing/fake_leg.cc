@@ -96,6 +96,18 @@ void FakeHost::EndCall(parley::v1::CallStatus outcome, std::string ended_reason)
   if (!ended_) ended_ = Ended{outcome, std::move(ended_reason)};
 }
 
+void FakeHost::TransferCall(std::string to) {
+  absl::MutexLock lock(&mu_);
+  if (ended_) return;
+  transferred_to_ = std::move(to);
+  ended_ = Ended{parley::v1::CALL_STATUS_COMPLETED, "transfer"};
+}
+
+std::string FakeHost::transferred_to() const {
+  absl::MutexLock lock(&mu_);
+  return transferred_to_;
+}
+
 absl::Status FakeHost::AppendEvent(std::string type, std::map<std::string, std::string> detail) {
   absl::MutexLock lock(&mu_);
   events_.emplace_back(std::move(type), std::move(detail));

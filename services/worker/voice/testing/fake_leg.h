@@ -37,7 +37,9 @@ class FakeLeg final : public CallLeg {
     return absl::OkStatus();
   }
   absl::Duration QueuedAudio() const override;
-  bool WaitAudioSent(absl::Duration timeout) override { return QueuedAudio() == absl::ZeroDuration(); }
+  bool WaitAudioSent(absl::Duration timeout) override {
+    return QueuedAudio() == absl::ZeroDuration();
+  }
   void Hangup(HangupCause cause, const std::string& detail) override;
   LegStats Stats() const override;
 
@@ -68,6 +70,8 @@ class FakeHost final : public PipelineHost {
   explicit FakeHost(FakeLeg* leg) : leg_(leg) {}
   CallLeg& leg() override { return *leg_; }
   void EndCall(parley::v1::CallStatus outcome, std::string ended_reason) override;
+  // Records the target and ends as a host that cannot transfer does (completed/"transfer").
+  void TransferCall(std::string to) override;
   absl::Status AppendEvent(std::string type, std::map<std::string, std::string> detail) override;
 
   struct Ended {
@@ -75,12 +79,14 @@ class FakeHost final : public PipelineHost {
     std::string reason;
   };
   std::optional<Ended> ended() const;
+  std::string transferred_to() const;  // "" until TransferCall
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> events() const;
 
  private:
   FakeLeg* const leg_;
   mutable absl::Mutex mu_;
   std::optional<Ended> ended_ ABSL_GUARDED_BY(mu_);
+  std::string transferred_to_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> events_
       ABSL_GUARDED_BY(mu_);
 };
