@@ -518,9 +518,9 @@ std::optional<SipCall::Clock::time_point> SipCall::RunDue(Clock::time_point now)
     return std::nullopt;
   }
   // Up. RTP never pauses while the call is up and not on hold: with no agent audio queued a
-  // silence frame goes out every 20 ms, as a phone's would (trunks hang up calls whose RTP stops for a while).
-  // Everything due within the scheduler's `early` goes now (one wake-up serves every call due
-  // around the same time).
+  // silence frame goes out every 20 ms, as a phone's would (trunks hang up calls whose RTP stops
+  // for a while). Everything due within the scheduler's `early` goes now (one wake-up serves every
+  // call due around the same time).
   enum class Send { kSilence, kFrame, kMark, kDtmf };
   for (;;) {
     if (dtmf_sending_.has_value()) {  // a key being sent takes the place of audio
