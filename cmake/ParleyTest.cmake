@@ -10,12 +10,22 @@
 # Tests run in parallel share one Redis; without this the worker of one test would take the jobs
 # another test queued and run them against its own config.
 #
+# Each label has a target building just its tests (and, through their dependencies, the service
+# binaries they start): parley_tests_unit, _pg, _redis, _e2e, _chaos. The sanitizer runs build
+# only those they run (scripts/sanitize), not the benchmarks or the chaos suite.
+#
 # In a PARLEY_SANITIZE=thread build every test also links common/sanitizers/tsan_absl_sync.cc,
 # which makes Debian's uninstrumented absl::Mutex visible to ThreadSanitizer.
 if(PARLEY_SANITIZE MATCHES "thread" AND NOT TARGET parley_tsan_absl_sync)
   add_library(parley_tsan_absl_sync OBJECT ${PROJECT_SOURCE_DIR}/common/sanitizers/tsan_absl_sync.cc)
   target_link_libraries(parley_tsan_absl_sync PUBLIC absl::synchronization ${CMAKE_DL_LIBS})
 endif()
+
+foreach(_label unit pg redis e2e chaos)
+  if(NOT TARGET parley_tests_${_label})
+    add_custom_target(parley_tests_${_label})
+  endif()
+endforeach()
 
 function(parley_test)
   cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
@@ -25,6 +35,9 @@ function(parley_test)
     target_link_libraries(${T_NAME} PRIVATE parley_tsan_absl_sync)
   endif()
   add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  if(TARGET parley_tests_${T_LABEL})
+    add_dependencies(parley_tests_${T_LABEL} ${T_NAME})
+  endif()
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
   endif()
