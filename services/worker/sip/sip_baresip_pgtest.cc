@@ -2,12 +2,14 @@
 // scripted policy), calls baresip — a real softphone, not written here — over a SIP trunk. baresip
 // answers by itself and records what it hears; the recording must hold the agent's greeting
 // ("Hi, this is the virtual assistant from Northwind Software. May I speak with Taylor Morgan,
-// please?", about five seconds of espeak), in G.711 μ-law and in Opus: checked by its length and
+// please?", about six seconds of espeak), in G.711 μ-law and in Opus: checked by its length and
 // seconds of speech-level energy, and by pocketsphinx. Free recognition (the en-us language model)
-// mishears espeak on this line, so the words are checked as a choice: a JSGF grammar holds each
-// greeting sentence among distractor sentences of similar length, and the decoder must pick the
-// greeting's. As controls, the same decoding must pick a distractor when a distractor is spoken
-// through the same codec, and must not pick the greeting from what the callee itself said.
+// mishears espeak on this line, so the words are checked as a choice: a JSGF grammar holds the
+// greeting's two sentences among distractor sentences of similar length — two of them the same
+// sentences with another company or name — and the decoder must pick the greeting's, in order.
+// As controls, distractors spoken through the same codec and what the callee itself played must
+// not read as the greeting. (With the callee saying "hello" at answer, its word barged in on the
+// greeting and both checks of words failed while the energy check passed.)
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
