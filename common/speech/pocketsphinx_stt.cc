@@ -104,6 +104,11 @@ absl::StatusOr<std::unique_ptr<PocketsphinxRecognizer>> PocketsphinxRecognizer::
       return absl::FailedPreconditionError(
           absl::StrCat("pocketsphinx: bad configuration: ", LastError("cmd_ln_init failed")));
     }
+    if (options.beam > 0) {
+      for (const char* beam : {"-beam", "-pbeam", "-wbeam"}) {
+        cmd_ln_set_float_r(config, beam, options.beam);
+      }
+    }
     decoder = ps_init(config);
     cmd_ln_free_r(config);  // the decoder holds its own reference
   }

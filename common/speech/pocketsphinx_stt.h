@@ -61,6 +61,11 @@ struct PocketsphinxOptions {
   // same kind fixes that (in this library's tests, "stop calling me" from a fresh decoder reads
   // "oh really", from a seeded one "stop calling me").
   std::vector<float> initial_cmn;
+  // Search beam (pocketsphinx's -beam, -pbeam and -wbeam at once); 0 keeps pocketsphinx's
+  // defaults (1e-48, 1e-48, 7e-29). Smaller values keep more paths alive: with long grammar
+  // phrases over audio unlike the model's (8 kHz telephone audio resampled to 16 kHz), the
+  // default beams can prune every path through the right phrase and leave no hypothesis at all.
+  double beam = 0;
 };
 
 // A JSGF grammar accepting one or more of `phrases` in a row (each normalised by PhraseWords,
