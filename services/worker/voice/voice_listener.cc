@@ -199,8 +199,8 @@ void VoicePipeline::EndTurn() {
   turn.set_seq(next_seq_++);
   turn.set_role(parley::v1::ROLE_CALLEE);
   turn.set_text(text);
-  turn.set_start_ms(absl::ToInt64Milliseconds(turn_start_ - answered_at_));
-  turn.set_end_ms(absl::ToInt64Milliseconds(speech_end_ - answered_at_));
+  turn.set_start_ms(MsSinceAnswer(turn_start_));
+  turn.set_end_ms(MsSinceAnswer(speech_end_));
   records_.push_back(std::move(turn));
   Post({.kind = Job::Kind::kReply,
         .text = std::move(text),
@@ -297,7 +297,7 @@ void VoicePipeline::OnVoicemail(std::string why) {
     t.set_seq(next_seq_++);
     t.set_role(parley::v1::ROLE_SYSTEM);
     t.set_text(absl::StrCat("voicemail detected (", why, ")"));
-    t.set_start_ms(absl::ToInt64Milliseconds(now - answered_at_));
+    t.set_start_ms(MsSinceAnswer(now));
     t.set_end_ms(t.start_ms());
     return t;
   }());
@@ -322,8 +322,8 @@ void VoicePipeline::FinishAgentTurn(bool interrupted, std::string heard) {
   turn.set_role(parley::v1::ROLE_AGENT);
   turn.set_text(absl::StrJoin(texts, " "));
   turn.set_node(agent_->node);
-  turn.set_start_ms(absl::ToInt64Milliseconds(agent_->start - answered_at_));
-  turn.set_end_ms(absl::ToInt64Milliseconds(clock_->Now() - answered_at_));
+  turn.set_start_ms(MsSinceAnswer(agent_->start));
+  turn.set_end_ms(MsSinceAnswer(clock_->Now()));
   turn.set_interrupted(interrupted);
   if (interrupted) turn.set_heard_text(heard);
   agent_.reset();

@@ -4,10 +4,10 @@
 #include <numeric>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 #include "common/audio/pcm.h"
 #include "common/json/proto_json.h"
@@ -104,12 +104,11 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
           slot->early.push_back(f);
           return;
         }
-        slot->pipeline->Event("provider_fallback",
-                              {{"kind", f.kind},
-                               {"from", f.from},
-                               {"to", f.to},
-                               {"error", f.error},
-                               {"reason", f.reason}});
+        slot->pipeline->Event("provider_fallback", {{"kind", f.kind},
+                                                    {"from", f.from},
+                                                    {"to", f.to},
+                                                    {"error", f.error},
+                                                    {"reason", f.reason}});
       }));
   std::shared_ptr<speech::LanguageModel> llm = providers.llm;
   VoiceSettings settings = SettingsFromTemplate(spec);
@@ -122,9 +121,9 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
     nlohmann::json defaults = agent.is_object() && agent.contains("default_context")
                                   ? agent["default_context"]
                                   : nlohmann::json::object();
-    PARLEY_ASSIGN_OR_RETURN(speech::FilledText filled,
-                            speech::FillVariables(settings.voicemail_message,
-                                                  {&call_context, &state, &defaults}));
+    PARLEY_ASSIGN_OR_RETURN(
+        speech::FilledText filled,
+        speech::FillVariables(settings.voicemail_message, {&call_context, &state, &defaults}));
     settings.voicemail_message = std::move(filled.text);
   }
   auto pipeline = std::make_unique<VoicePipeline>(options_, std::move(call), std::move(settings),
@@ -134,12 +133,11 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
     absl::MutexLock lock(&slot->mu);
     slot->pipeline = raw;
     for (const Fallback& f : slot->early) {
-      raw->Event("provider_fallback",
-                 {{"kind", f.kind},
-                               {"from", f.from},
-                               {"to", f.to},
-                               {"error", f.error},
-                               {"reason", f.reason}});
+      raw->Event("provider_fallback", {{"kind", f.kind},
+                                       {"from", f.from},
+                                       {"to", f.to},
+                                       {"error", f.error},
+                                       {"reason", f.reason}});
     }
     slot->early.clear();
   }
@@ -158,8 +156,7 @@ absl::StatusOr<std::unique_ptr<VoicePipeline>> VoicePipelineFactory::CreateVoice
 
 class VoicePipeline::Utterance {
  public:
-  Utterance(VoicePipeline* pipeline, std::shared_ptr<speech::CancelFlag> cancel,
-            absl::Time decided)
+  Utterance(VoicePipeline* pipeline, std::shared_ptr<speech::CancelFlag> cancel, absl::Time decided)
       : p_(pipeline), cancel_(std::move(cancel)), decided_(decided) {}
 
   void Add(std::string_view text) {
@@ -274,8 +271,8 @@ void VoicePipeline::Event(std::string type, std::map<std::string, std::string> d
   }
   absl::Status status = host->AppendEvent(type, std::move(detail));
   if (!status.ok()) {
-    log::Warn("call event not recorded", {{"call_id", call_.call_id}, {"type", type},
-                                                    {"error", status.ToString()}});
+    log::Warn("call event not recorded",
+              {{"call_id", call_.call_id}, {"type", type}, {"error", status.ToString()}});
   }
 }
 
@@ -289,8 +286,7 @@ void VoicePipeline::Prepare() {
   });
   if (std::optional<std::string> rest = chunker.Flush()) sentences.push_back(std::move(*rest));
   if (!turn.ok()) {
-    log::Warn("no greeting", {{"call_id", call_.call_id},
-                                       {"error", turn.status().ToString()}});
+    log::Warn("no greeting", {{"call_id", call_.call_id}, {"error", turn.status().ToString()}});
     return;
   }
   greeting_turn_ = *turn;
@@ -311,8 +307,8 @@ void VoicePipeline::Prepare() {
   for (const std::string& sentence : sentences) {
     std::vector<int16_t> pcm;
     absl::Status status = providers_.tts->Synthesize(
-        sentence, [&](std::span<const int16_t> piece) { pcm.insert(pcm.end(), piece.begin(),
-                                                                    piece.end()); },
+        sentence,
+        [&](std::span<const int16_t> piece) { pcm.insert(pcm.end(), piece.begin(), piece.end()); },
         call_cancel_.get());
     if (!status.ok()) {
       log::Warn("greeting not synthesised",
@@ -429,8 +425,11 @@ void VoicePipeline::SpeakLoop() {
         // Turns are written while nothing else is to be done.
         if (!records_.empty()) {
           mu_.Unlock();
-          FlushRecords();
+          const bool flushed = FlushRecords();
           mu_.Lock();
+          // A failed write is tried again after a pause, not in a loop.
+          if (!flushed && !stopping_ && jobs_.empty())
+            speak_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
           continue;
         }
         speak_cv_.Wait(&mu_);
@@ -444,29 +443,34 @@ void VoicePipeline::SpeakLoop() {
   }
 }
 
-void VoicePipeline::FlushRecords() {
+bool VoicePipeline::FlushRecords() {
   std::vector<parley::v1::Turn> turns;
   {
     absl::MutexLock lock(&mu_);
     turns.swap(records_);
   }
-  if (turns.empty()) return;
+  if (turns.empty()) return true;
   std::sort(turns.begin(), turns.end(),
             [](const parley::v1::Turn& a, const parley::v1::Turn& b) { return a.seq() < b.seq(); });
   absl::Status status = options_.recorder->AppendTurns(call_.call_id, call_.attempt, turns);
-  if (status.ok()) {
-    // The call's event stream carries the conversation too, so watchers (parleyctl call create
-    // --wait, integrations on WatchEvents) follow it live.
-    for (const parley::v1::Turn& turn : turns) {
-      std::string role = turn.role() == parley::v1::ROLE_AGENT    ? "agent"
-                         : turn.role() == parley::v1::ROLE_CALLEE ? "callee"
-                                                                  : "system";
-      std::map<std::string, std::string> detail = {
-          {"role", role}, {"text", turn.interrupted() ? turn.heard_text() + " …" : turn.text()}};
-      if (!turn.node().empty()) detail["node"] = turn.node();
-      if (turn.interrupted()) detail["interrupted"] = "true";
-      Event("turn", std::move(detail));
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    // Never accepted however often it is sent: kept, it would hold back every later turn. The
+    // batch is refused whole, so each turn goes alone and only the refused ones are dropped.
+    std::vector<parley::v1::Turn> written;
+    for (parley::v1::Turn& turn : turns) {
+      absl::Status one = turns.size() == 1
+                             ? status
+                             : options_.recorder->AppendTurns(call_.call_id, call_.attempt, {turn});
+      if (one.ok()) {
+        written.push_back(std::move(turn));
+      } else {
+        log::Error("transcript turn refused and dropped", {{"call_id", call_.call_id},
+                                                           {"seq", absl::StrCat(turn.seq())},
+                                                           {"error", one.ToString()}});
+      }
     }
+    turns = std::move(written);
+    status = absl::OkStatus();
   }
   if (!status.ok()) {
     // Kept for the next flush (AppendTurns is idempotent by seq), at the latest in Stop.
@@ -474,7 +478,21 @@ void VoicePipeline::FlushRecords() {
               {{"call_id", call_.call_id}, {"error", status.ToString()}});
     absl::MutexLock lock(&mu_);
     records_.insert(records_.begin(), turns.begin(), turns.end());
+    return false;
   }
+  // The call's event stream carries the conversation too, so watchers (parleyctl call create
+  // --wait, integrations on WatchEvents) follow it live.
+  for (const parley::v1::Turn& turn : turns) {
+    std::string role = turn.role() == parley::v1::ROLE_AGENT    ? "agent"
+                       : turn.role() == parley::v1::ROLE_CALLEE ? "callee"
+                                                                : "system";
+    std::map<std::string, std::string> detail = {
+        {"role", role}, {"text", turn.interrupted() ? turn.heard_text() + " …" : turn.text()}};
+    if (!turn.node().empty()) detail["node"] = turn.node();
+    if (turn.interrupted()) detail["interrupted"] = "true";
+    Event("turn", std::move(detail));
+  }
+  return true;
 }
 
 void VoicePipeline::EndCallNow(CallStatus outcome, std::string reason) {
@@ -516,14 +534,12 @@ void VoicePipeline::RunJob(Job job) {
     if (!job.goodbye.empty()) job.text = dialogue_->GoodbyeText(job.goodbye);
     utterance.Add(job.text);
   } else {
-    absl::StatusOr<DialogueTurn> reply =
-        dialogue_->Reply(job.text, [&](std::string_view text) { utterance.Add(text); },
-                         cancel.get());
+    absl::StatusOr<DialogueTurn> reply = dialogue_->Reply(
+        job.text, [&](std::string_view text) { utterance.Add(text); }, cancel.get());
     if (reply.ok()) {
       turn = *reply;
     } else if (reply.status().code() != absl::StatusCode::kCancelled) {
-      log::Warn("no reply", {{"call_id", call_.call_id},
-                                      {"error", reply.status().ToString()}});
+      log::Warn("no reply", {{"call_id", call_.call_id}, {"error", reply.status().ToString()}});
       Event("dialogue_error", {{"error", std::string(reply.status().message())}});
       utterance.Add(dialogue_->GoodbyeText("error"));
       turn.end_call = true;
@@ -546,8 +562,8 @@ void VoicePipeline::RunJob(Job job) {
     phrases_changed_ = true;
     if (job.kind == Job::Kind::kReply) {
       if (utterance.first_text()) {
-        first_token_ms_.push_back(Ms(turn.llm_first_token.value_or(*utterance.first_text() -
-                                                                    job.decided)));
+        first_token_ms_.push_back(
+            Ms(turn.llm_first_token.value_or(*utterance.first_text() - job.decided)));
         Timing("first_token", first_token_ms_.back());
       }
       if (utterance.first_audio()) {
@@ -620,8 +636,8 @@ PipelineReport VoicePipeline::Stop(std::string_view ended_reason) {
       turn.set_seq(next_seq_++);
       turn.set_role(parley::v1::ROLE_CALLEE);
       turn.set_text(std::string(absl::StripAsciiWhitespace(turn_text_)));
-      turn.set_start_ms(absl::ToInt64Milliseconds(turn_start_ - answered_at_));
-      turn.set_end_ms(absl::ToInt64Milliseconds(speech_end_ - answered_at_));
+      turn.set_start_ms(MsSinceAnswer(turn_start_));
+      turn.set_end_ms(MsSinceAnswer(speech_end_));
       records_.push_back(std::move(turn));
       turn_text_.clear();
     }

@@ -30,12 +30,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/synchronization/mutex.h"
 #include "common/speech/clock.h"
@@ -86,7 +85,7 @@ using DialogueMaker = std::function<absl::StatusOr<std::unique_ptr<Dialogue>>(
     std::function<void(std::string, std::map<std::string, std::string>)> event)>;
 
 struct VoicePipelineOptions {
-  ProviderRegistry* providers = nullptr;  // required
+  ProviderRegistry* providers = nullptr;     // required
   ConversationRecorder* recorder = nullptr;  // required
   DialogueMaker dialogues;                   // required
   speech::Clock* clock = speech::SystemClock::Get();
@@ -185,13 +184,20 @@ class VoicePipeline final : public CallPipeline {
   void FinishAgentTurn(bool interrupted, std::string heard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Post(Job job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time NextDeadline() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Milliseconds from the answer to `t`, never negative (speech the VAD dates back to before the
+  // answer starts at 0).
+  int64_t MsSinceAnswer(absl::Time t) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return std::max<int64_t>(0, absl::ToInt64Milliseconds(t - answered_at_));
+  }
 
   // Speaker side.
   void SpeakLoop();
   void RunJob(Job job);
   // Speaks `text` pieces as they come (chunked into sentences, synthesised, queued on the leg).
   class Utterance;
-  void FlushRecords();
+  // Writes the recorded turns. False when they were kept to be tried again (the write failed
+  // with an error that may pass); turns the state service refuses as invalid are dropped.
+  bool FlushRecords();
   void EndCallNow(parley::v1::CallStatus outcome, std::string reason);
   void Timing(std::string_view name, double ms);
 

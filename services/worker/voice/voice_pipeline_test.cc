@@ -163,6 +163,25 @@ TEST_F(VoicePipelineTest, GreetingLeavesInTheFirstFrameAfterAnswer) {
   EXPECT_FALSE(turns[0].interrupted());
 }
 
+// A turn the state service refuses as invalid is dropped, not sent again and again ahead of the
+// turns after it (which would then never be written either).
+TEST_F(VoicePipelineTest, ATurnRefusedAsInvalidDoesNotHoldBackTheRest) {
+  recorder_.refuse_text = "Hello there, this is Parley.";
+  Start({}, {"yes it is"}, "Hello there, this is Parley.");
+  Wait(absl::Seconds(2));
+  Callee(absl::Seconds(1), "speech");
+  Callee(absl::Seconds(2), "silence");
+  pipeline_->Stop("callee_hangup");
+  // Refused in its batch and then alone, never again after that.
+  EXPECT_GE(recorder_.refused, 1);
+  EXPECT_LE(recorder_.refused, 2);
+  std::vector<parley::v1::Turn> turns = recorder_.Sorted();
+  ASSERT_EQ(turns.size(), 1u);
+  EXPECT_EQ(turns[0].role(), parley::v1::ROLE_CALLEE);
+  EXPECT_EQ(turns[0].text(), "yes it is");
+  EXPECT_GE(turns[0].start_ms(), 2000);
+}
+
 TEST_F(VoicePipelineTest, BargeInStopsTheAgentAndKeepsOnlyWhatWasHeard) {
   VoiceSettings settings;
   settings.interrupt_min = absl::Milliseconds(500);

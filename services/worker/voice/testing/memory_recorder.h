@@ -20,6 +20,12 @@ class MemoryRecorder final : public ConversationRecorder {
   }
   absl::Status AppendTurns(const std::string&, int, std::vector<parley::v1::Turn> t) override {
     absl::MutexLock lock(&mu_);
+    for (const auto& turn : t) {
+      if (!refuse_text.empty() && turn.text() == refuse_text) {
+        ++refused;
+        return absl::InvalidArgumentError("turns[0].text: refused by the test");
+      }
+    }
     for (auto& turn : t) turns.push_back(std::move(turn));
     return absl::OkStatus();
   }
@@ -37,6 +43,11 @@ class MemoryRecorder final : public ConversationRecorder {
               [](const auto& a, const auto& b) { return a.seq() < b.seq(); });
     return sorted;
   }
+
+  // Set before the call: a batch with a turn of this text is refused as INVALID_ARGUMENT (as the
+  // state service refuses a malformed turn), whole, every time it is sent.
+  std::string refuse_text;
+  int refused = 0;
 
   // Read by tests once the pipeline has stopped.
   std::vector<nlohmann::json> patches;
