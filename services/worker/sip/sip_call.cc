@@ -190,7 +190,14 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       OnReinvite(nh, sip);
       return;
     case nua_r_bye:
-      if (status >= 200) Release(nh);
+      if (status >= 200) {
+        // A BYE the stack sent by itself (the callee stopped refreshing the session, RFC 4028
+        // §10; our 200 never ACKed) while the call was up: nua reports it here and would report
+        // the terminated state only after Release, i.e. never — end the call now. A no-op when
+        // the BYE was ours (the call has ended already).
+        EndWith(Terminal(LegEventType::kMediaLost, "media_lost", "SIP session ended", status));
+        Release(nh);
+      }
       return;
     case nua_i_state: {
       int state = nua_callstate_init;

@@ -351,6 +351,26 @@ TEST_F(SipCallTest, SessionRefreshesFromTheCalleeAreAnswered) {
   EXPECT_GE(CountRequests(peer.Messages(), "INVITE"), 3) << peer.Messages();
 }
 
+// The callee takes the refresher role and then never refreshes (a crashed trunk): the stack
+// ends the session before it expires (RFC 4028 §10, a BYE of its own), and the call ends with it
+// rather than talking to nobody until its prompt or max duration runs out.
+TEST_F(SipCallTest, SessionTheCalleeStopsRefreshingEndsTheCall) {
+  auto telephony = sip::SipTelephony::Create({.sip_address = "127.0.0.1",
+                                              .sip_port = 0,
+                                              .rtp_address = "127.0.0.1",
+                                              .session_min_se_s = 10});
+  ASSERT_TRUE(telephony.ok()) << telephony.status();
+  SippPeer peer = SippPeer::Start("expire_uas.xml", {{"expires", "10"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = telephony->get()});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 40000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(60));
+  EXPECT_EQ(done.ended_reason, "media_lost") << calls::StatusName(done.status);
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "BYE"), 1) << peer.Messages();
+}
+
 struct TransferCase {
   std::string name;
   std::string sipfrag;  // the NOTIFY's final status line
