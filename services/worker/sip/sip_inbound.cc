@@ -190,7 +190,7 @@ std::string BuildSdpAnswer(const std::string& address, int port, const MediaAnsw
   return absl::StrCat("v=0\r\n", "o=parley ", session_id, " 1 IN ", family, " ", address, "\r\n",
                       "s=parley\r\n", "c=IN ", family, " ", address, "\r\n", "t=0 0\r\n",
                       "m=audio ", port, " RTP/AVP ", formats, "\r\n", maps, "a=ptime:20\r\n",
-                      media.send_audio ? "a=sendrecv\r\n" : "a=recvonly\r\n");
+                      "a=", AnswerDirection(media), "\r\n");  // RFC 3264 §6.1
 }
 
 void OfferInboundCall(SipTelephony::Stack* stack, worker::InboundCallHandler* handler,
