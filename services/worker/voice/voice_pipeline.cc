@@ -453,16 +453,20 @@ bool VoicePipeline::FlushRecords() {
   std::sort(turns.begin(), turns.end(),
             [](const parley::v1::Turn& a, const parley::v1::Turn& b) { return a.seq() < b.seq(); });
   absl::Status status = options_.recorder->AppendTurns(call_.call_id, call_.attempt, turns);
+  bool all_written = true;
   if (status.code() == absl::StatusCode::kInvalidArgument) {
     // Never accepted however often it is sent: kept, it would hold back every later turn. The
     // batch is refused whole, so each turn goes alone and only the refused ones are dropped.
     std::vector<parley::v1::Turn> written;
+    std::vector<parley::v1::Turn> kept;
     for (parley::v1::Turn& turn : turns) {
       absl::Status one = turns.size() == 1
                              ? status
                              : options_.recorder->AppendTurns(call_.call_id, call_.attempt, {turn});
       if (one.ok()) {
         written.push_back(std::move(turn));
+      } else if (one.code() != absl::StatusCode::kInvalidArgument) {
+        kept.push_back(std::move(turn));  // may pass later: the next flush tries it again
       } else {
         log::Error("transcript turn refused and dropped", {{"call_id", call_.call_id},
                                                            {"seq", absl::StrCat(turn.seq())},
@@ -471,6 +475,11 @@ bool VoicePipeline::FlushRecords() {
     }
     turns = std::move(written);
     status = absl::OkStatus();
+    if (!kept.empty()) {
+      all_written = false;
+      absl::MutexLock lock(&mu_);
+      records_.insert(records_.begin(), kept.begin(), kept.end());
+    }
   }
   if (!status.ok()) {
     // Kept for the next flush (AppendTurns is idempotent by seq), at the latest in Stop.
@@ -492,7 +501,7 @@ bool VoicePipeline::FlushRecords() {
     if (turn.interrupted()) detail["interrupted"] = "true";
     Event("turn", std::move(detail));
   }
-  return true;
+  return all_written;
 }
 
 void VoicePipeline::EndCallNow(CallStatus outcome, std::string reason) {
