@@ -66,6 +66,12 @@ PipelineReport CallSession::TearDown(std::string_view ended_reason) {
   }
   PipelineReport report;
   if (pipeline_ != nullptr) report = pipeline_->Stop(ended_reason);
+  if (inbound_leg_ != nullptr) {
+    // An answered inbound call whose set-up failed before the leg was attached: hang up now, not
+    // when the finished session is reaped (the caller would hear silence meanwhile).
+    inbound_leg_->Hangup(HangupCause::kError, std::string(ended_reason));
+    inbound_leg_.reset();
+  }
   if (leg_ != nullptr) {
     leg_->Hangup(HangupCause::kError, std::string(ended_reason));  // no-op when already ended
     LegStats stats = leg_->Stats();
