@@ -1,5 +1,6 @@
 // Small helpers the benchmark programs share: flags in `--name=value` form, percentiles, this
-// process's (and another's) CPU time and /proc/self/status fields, and waiting for a gRPC server.
+// process's (and another's) CPU time and /proc/self/status fields, waiting for a gRPC server, the
+// build tree a benchmark runs from, and dying with a message.
 //
 //   const int max = std::atoi(bench::Flag(argc, argv, "max", "200").c_str());
 //   const double cpu0 = bench::CpuSeconds();
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -19,7 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/grpc/client.h"
 
@@ -34,6 +40,46 @@ inline std::string Flag(int argc, char** argv, const char* name, const std::stri
     }
   }
   return fallback;
+}
+
+// Prints "<program>: <what>: <status>" to stderr and exits with 1.
+[[noreturn]] inline void Die(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what.c_str(),
+               status.ToString().c_str());
+  std::exit(1);
+}
+
+// PARLEY_REDIS_URL; dies unless it and PARLEY_PG_URL are set (by `scripts/infra up`).
+inline std::string InfraRedisUrl() {
+  const char* redis_url = std::getenv("PARLEY_REDIS_URL");
+  if (redis_url == nullptr || std::getenv("PARLEY_PG_URL") == nullptr) {
+    Die("PARLEY_PG_URL / PARLEY_REDIS_URL",
+        absl::FailedPreconditionError("unset: eval \"$(scripts/infra up)\" first"));
+  }
+  return redis_url;
+}
+
+// The comma-separated positive numbers of `csv` that are at most `max`, in order; others are
+// skipped.
+inline std::vector<int> Levels(const std::string& csv, int max) {
+  std::vector<int> levels;
+  for (absl::string_view s : absl::StrSplit(csv, ',')) {
+    int n = 0;
+    if (absl::SimpleAtoi(s, &n) && n > 0 && n <= max) levels.push_back(n);
+  }
+  return levels;
+}
+
+// The build tree this program runs from (<build>/bench/<program> → <build>); dies when
+// /proc/self/exe is unreadable.
+inline std::string BuildDir() {
+  char exe[4096] = {};
+  if (readlink("/proc/self/exe", exe, sizeof(exe) - 1) <= 0) {
+    Die("/proc/self/exe", absl::InternalError("unreadable"));
+  }
+  std::string build = exe;
+  build = build.substr(0, build.rfind('/'));
+  return build.substr(0, build.rfind('/'));
 }
 
 // The p-quantile (p in [0, 1]) of `v` by the nearest rank below; 0 for no values.
