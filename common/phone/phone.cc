@@ -181,6 +181,13 @@ absl::StatusOr<std::string> NormalizeE164(std::string_view input, std::string_vi
         field, absl::StrCat("not a valid number for region ", RegionForMessage(number, region),
                             " (more than 15 digits)"));
   }
+  // And some short ones ("004311-10" is +431110, a Vienna number by the metadata) that IsE164
+  // refuses as fewer than 7 digits (found by the phone_normalize fuzz target).
+  if (e164.size() < 8) {
+    return InvalidField(
+        field, absl::StrCat("not a valid number for region ", RegionForMessage(number, region),
+                            " (fewer than 7 digits)"));
+  }
   return e164;
 }
 

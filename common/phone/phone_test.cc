@@ -17,6 +17,7 @@ namespace parley::phone {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 std::string Normalized(std::string_view input, std::string_view region) {
@@ -48,6 +49,14 @@ TEST(NormalizeE164Test, HumanFormats) {
 TEST(NormalizeE164Test, DoubleZeroPrefixWhereTheRegionDialsAnother) {
   EXPECT_EQ(Normalized("00 49 30 901820", "US"), "+4930901820");
   EXPECT_EQ(Normalized("0044 20 7946 0958", ""), "+442079460958");
+}
+
+// Found by the phone_normalize fuzz target: the metadata takes +431110 as valid, IsE164 (7+
+// digits) does not, so NormalizeE164 must refuse it rather than return it.
+TEST(NormalizeE164Test, NumbersShorterThanSevenDigitsAreRefused) {
+  absl::StatusOr<std::string> e164 = NormalizeE164("004311-10", "US");
+  EXPECT_EQ(e164.status().code(), absl::StatusCode::kInvalidArgument) << e164.value_or("");
+  EXPECT_THAT(std::string(e164.status().message()), HasSubstr("fewer than 7 digits"));
 }
 
 TEST(NormalizeE164Test, Empty) {
