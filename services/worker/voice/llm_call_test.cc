@@ -26,6 +26,83 @@ using testing::MemoryRecorder;
 
 google::protobuf::Struct Struct(const nlohmann::json& j) { return *json::JsonToStruct(j, "spec"); }
 
+// One answered call through the voice pipeline with the graph engine (`graph_json`) and the
+// `openai` provider against `server`: the recogniser hears `heard`, the synthesiser is a tone,
+// the clock and the leg are fakes.
+class ModelCall {
+ public:
+  ModelCall(const FakeOpenAiServer& server, std::string heard, const std::string& graph_json,
+            std::string call_id, unsigned seed)
+      : stt_(std::make_shared<testing::ListSpeechToText>(std::vector<std::string>{heard})),
+        rng_(seed) {
+    RegisterNetworkProviders(registry_);
+    registry_.AddStt("list", [stt = stt_](const auto&, const auto&) {
+      return absl::StatusOr<std::shared_ptr<speech::SpeechToText>>(stt);
+    });
+    registry_.AddTts("tone", [tts = tts_](const auto&, const auto&) {
+      return absl::StatusOr<std::shared_ptr<speech::TextToSpeech>>(tts);
+    });
+    *config_.mutable_template_() = Struct(
+        {{"stt", {{"provider", "list"}}},
+         {"tts", {{"provider", "tone"}}},
+         {"llm", {{"provider", "openai"}, {"base_url", server.base_url()}, {"model", "llama3"}}}});
+    (*config_.mutable_credentials())["openai"] = "sk-test";
+    *config_.mutable_agent() = Struct({{"template", "t"}, {"graph", "g"}, {"trunk", "sim"}});
+    config_.mutable_graph()->set_name("g");
+    *config_.mutable_graph()->mutable_spec() = Struct(nlohmann::json::parse(graph_json));
+    call_.call_id = std::move(call_id);
+    call_.to = "+14155550100";
+  }
+
+  // Creates the pipeline and answers the call; a failure fails the test.
+  void Answer() {
+    PipelineContext context{.call = &call_, .config = &config_};
+    VoicePipelineFactory factory({.providers = &registry_,
+                                  .recorder = &recorder_,
+                                  .dialogues = MakeEngineDialogue,
+                                  .clock = &clock_,
+                                  .threaded = false});
+    auto pipeline = factory.CreateVoice(context);
+    ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+    pipeline_ = *std::move(pipeline);
+    pipeline_->Prepare();
+    pipeline_->OnAnswered(host_);
+  }
+
+  // `d` of the callee's audio, 20 ms frames: broadband noise (voiced) or silence.
+  void Play(absl::Duration d, bool voiced) {
+    for (absl::Duration t; t < d; t += absl::Milliseconds(20)) {
+      clock_.Advance(absl::Milliseconds(20));
+      audio::PcmFrame frame;
+      frame.samples.resize(audio::kFrameSamples);
+      if (voiced) {
+        for (int16_t& s : frame.samples) {
+          s = static_cast<int16_t>(std::uniform_int_distribution<int>(-3000, 3000)(rng_));
+        }
+      }
+      pipeline_->OnAudio(frame);
+    }
+  }
+
+  VoicePipeline& pipeline() { return *pipeline_; }
+  MemoryRecorder& recorder() { return recorder_; }
+  testing::FakeHost& host() { return host_; }
+  testing::ToneSpeech& tts() { return *tts_; }
+
+ private:
+  ProviderRegistry registry_;
+  std::shared_ptr<testing::ListSpeechToText> stt_;
+  std::shared_ptr<testing::ToneSpeech> tts_ = std::make_shared<testing::ToneSpeech>();
+  parley::v1::RuntimeConfig config_;
+  calls::CallRecord call_;
+  MemoryRecorder recorder_;
+  speech::FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  testing::FakeLeg leg_{&clock_};
+  testing::FakeHost host_{&leg_};
+  std::unique_ptr<VoicePipeline> pipeline_;
+  std::mt19937 rng_;
+};
+
 TEST(LlmCallTest, ModelToolWritesStateRoutesAndItsTextIsSpoken) {
   FakeOpenAiServer server;
   // Turn 1: the model records the answer with the tool, then says a sentence.
@@ -42,27 +119,7 @@ TEST(LlmCallTest, ModelToolWritesStateRoutesAndItsTextIsSpoken) {
       {R"({"choices":[{"index":0,"delta":{"content":"The customer confirmed delivery."}}]})",
        R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"}));
 
-  ProviderRegistry registry;
-  RegisterNetworkProviders(registry);
-  auto stt = std::make_shared<testing::ListSpeechToText>(
-      std::vector<std::string>{"yes it arrived yesterday"});
-  auto tts = std::make_shared<testing::ToneSpeech>();
-  registry.AddStt("list", [stt](const auto&, const auto&) {
-    return absl::StatusOr<std::shared_ptr<speech::SpeechToText>>(stt);
-  });
-  registry.AddTts("tone", [tts](const auto&, const auto&) {
-    return absl::StatusOr<std::shared_ptr<speech::TextToSpeech>>(tts);
-  });
-
-  parley::v1::RuntimeConfig config;
-  *config.mutable_template_() = Struct(
-      {{"stt", {{"provider", "list"}}},
-       {"tts", {{"provider", "tone"}}},
-       {"llm", {{"provider", "openai"}, {"base_url", server.base_url()}, {"model", "llama3"}}}});
-  (*config.mutable_credentials())["openai"] = "sk-test";
-  *config.mutable_agent() = Struct({{"template", "t"}, {"graph", "g"}, {"trunk", "sim"}});
-  config.mutable_graph()->set_name("g");
-  *config.mutable_graph()->mutable_spec() = Struct(nlohmann::json::parse(R"({
+  ModelCall call(server, "yes it arrived yesterday", R"({
     "start_node": "ask", "terminal_nodes": ["thanks"],
     "tools": [{"name": "record_delivery", "kind": "set_state",
                "description": "Record whether the order arrived.",
@@ -72,44 +129,13 @@ TEST(LlmCallTest, ModelToolWritesStateRoutesAndItsTextIsSpoken) {
       {"name": "ask", "description": "Ask whether the order arrived.",
        "say": ["Hello! Did your order arrive?"], "tools": ["record_delivery"],
        "transitions": [{"condition": "delivered == true", "to": "thanks"}]},
-      {"name": "thanks", "description": "Thank the customer.", "say": ["Thanks, goodbye."]}]})"));
-
-  calls::CallRecord call;
-  call.call_id = "c_llm";
-  call.to = "+14155550100";
-  PipelineContext context{.call = &call, .config = &config};
-  MemoryRecorder recorder;
-  speech::FakeClock clock{absl::FromUnixSeconds(1'800'000'000)};
-  VoicePipelineFactory factory({.providers = &registry,
-                                .recorder = &recorder,
-                                .dialogues = MakeEngineDialogue,
-                                .clock = &clock,
-                                .threaded = false});
-  auto pipeline = factory.CreateVoice(context);
-  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
-  testing::FakeLeg leg(&clock);
-  testing::FakeHost host(&leg);
-  (*pipeline)->Prepare();
-  (*pipeline)->OnAnswered(host);
-
-  std::mt19937 rng(3);
-  auto play = [&](absl::Duration d, bool voiced) {
-    for (absl::Duration t; t < d; t += absl::Milliseconds(20)) {
-      clock.Advance(absl::Milliseconds(20));
-      audio::PcmFrame frame;
-      frame.samples.resize(audio::kFrameSamples);
-      if (voiced) {
-        for (int16_t& s : frame.samples) {
-          s = static_cast<int16_t>(std::uniform_int_distribution<int>(-3000, 3000)(rng));
-        }
-      }
-      (*pipeline)->OnAudio(frame);
-    }
-  };
-  play(absl::Seconds(2), false);  // the greeting plays
-  play(absl::Seconds(1), true);   // "yes it arrived yesterday"
-  play(absl::Seconds(4), false);  // endpointing, the model's turn, its audio
-  PipelineReport report = (*pipeline)->Stop("callee_hangup");
+      {"name": "thanks", "description": "Thank the customer.", "say": ["Thanks, goodbye."]}]})",
+                 "c_llm", 3);
+  ASSERT_NO_FATAL_FAILURE(call.Answer());
+  call.Play(absl::Seconds(2), false);  // the greeting plays
+  call.Play(absl::Seconds(1), true);   // "yes it arrived yesterday"
+  call.Play(absl::Seconds(4), false);  // endpointing, the model's turn, its audio
+  PipelineReport report = call.pipeline().Stop("callee_hangup");
   // With a model, the end-of-call summary is the model's.
   EXPECT_EQ(report.summary, "The customer confirmed delivery.");
 
@@ -124,10 +150,10 @@ TEST(LlmCallTest, ModelToolWritesStateRoutesAndItsTextIsSpoken) {
 
   // The tool's patch went to the state service; routing followed it.
   bool delivered = false;
-  for (const auto& patch : recorder.patches) delivered |= patch.value("delivered", false);
+  for (const auto& patch : call.recorder().patches) delivered |= patch.value("delivered", false);
   EXPECT_TRUE(delivered);
   bool entered_thanks = false;
-  for (const auto& [type, detail] : host.events()) {
+  for (const auto& [type, detail] : call.host().events()) {
     if (type == "node" && detail.count("node") && detail.at("node") == "thanks") {
       entered_thanks = true;
     }
@@ -136,12 +162,12 @@ TEST(LlmCallTest, ModelToolWritesStateRoutesAndItsTextIsSpoken) {
 
   // The streamed text is what was spoken and recorded.
   std::string agent_text;
-  for (const auto& t : recorder.turns) {
+  for (const auto& t : call.recorder().turns) {
     if (t.role() == parley::v1::ROLE_AGENT) absl::StrAppend(&agent_text, t.text(), "\n");
   }
   EXPECT_TRUE(absl::StrContains(agent_text, "Wonderful, I've noted that it arrived. Thank you!"))
       << agent_text;
-  EXPECT_GT(tts->calls(), 1);
+  EXPECT_GT(call.tts().calls(), 1);
 }
 
 // The model calls the graph's `transfer` tool (kind "transfer", its target from the graph, not
@@ -160,75 +186,26 @@ TEST(LlmCallTest, TransferToolAsksTheHostToTransferToTheConfiguredTarget) {
       {R"({"choices":[{"index":0,"delta":{"content":"Transferred to sales."}}]})",
        R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"}));
 
-  ProviderRegistry registry;
-  RegisterNetworkProviders(registry);
-  auto stt = std::make_shared<testing::ListSpeechToText>(
-      std::vector<std::string>{"can I talk to sales please"});
-  auto tts = std::make_shared<testing::ToneSpeech>();
-  registry.AddStt("list", [stt](const auto&, const auto&) {
-    return absl::StatusOr<std::shared_ptr<speech::SpeechToText>>(stt);
-  });
-  registry.AddTts("tone", [tts](const auto&, const auto&) {
-    return absl::StatusOr<std::shared_ptr<speech::TextToSpeech>>(tts);
-  });
-  parley::v1::RuntimeConfig config;
-  *config.mutable_template_() = Struct(
-      {{"stt", {{"provider", "list"}}},
-       {"tts", {{"provider", "tone"}}},
-       {"llm", {{"provider", "openai"}, {"base_url", server.base_url()}, {"model", "llama3"}}}});
-  (*config.mutable_credentials())["openai"] = "sk-test";
-  *config.mutable_agent() = Struct({{"template", "t"}, {"graph", "g"}, {"trunk", "sim"}});
-  config.mutable_graph()->set_name("g");
-  *config.mutable_graph()->mutable_spec() = Struct(nlohmann::json::parse(R"({
+  ModelCall call(server, "can I talk to sales please", R"({
     "start_node": "ask", "terminal_nodes": ["bye"],
     "tools": [{"name": "to_sales", "kind": "transfer", "transfer_to": "+14155552671",
                "description": "Transfer the caller to the sales team."}],
     "nodes": [
       {"name": "ask", "description": "Ask how to help.", "say": ["Hello! How can I help?"],
        "tools": ["to_sales"], "transitions": [{"condition": "done == true", "to": "bye"}]},
-      {"name": "bye", "say": ["Goodbye."]}]})"));
+      {"name": "bye", "say": ["Goodbye."]}]})",
+                 "c_transfer", 5);
+  ASSERT_NO_FATAL_FAILURE(call.Answer());
+  call.Play(absl::Seconds(2), false);  // the greeting plays
+  call.Play(absl::Seconds(1), true);   // "can I talk to sales please"
+  call.Play(absl::Seconds(4), false);  // endpointing, the model's turn, its audio
+  call.pipeline().Stop("transfer");
 
-  calls::CallRecord call;
-  call.call_id = "c_transfer";
-  call.to = "+14155550100";
-  PipelineContext context{.call = &call, .config = &config};
-  MemoryRecorder recorder;
-  speech::FakeClock clock{absl::FromUnixSeconds(1'800'000'000)};
-  VoicePipelineFactory factory({.providers = &registry,
-                                .recorder = &recorder,
-                                .dialogues = MakeEngineDialogue,
-                                .clock = &clock,
-                                .threaded = false});
-  auto pipeline = factory.CreateVoice(context);
-  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
-  testing::FakeLeg leg(&clock);
-  testing::FakeHost host(&leg);
-  (*pipeline)->Prepare();
-  (*pipeline)->OnAnswered(host);
-  std::mt19937 rng(5);
-  auto play = [&](absl::Duration d, bool voiced) {
-    for (absl::Duration t; t < d; t += absl::Milliseconds(20)) {
-      clock.Advance(absl::Milliseconds(20));
-      audio::PcmFrame frame;
-      frame.samples.resize(audio::kFrameSamples);
-      if (voiced) {
-        for (int16_t& s : frame.samples) {
-          s = static_cast<int16_t>(std::uniform_int_distribution<int>(-3000, 3000)(rng));
-        }
-      }
-      (*pipeline)->OnAudio(frame);
-    }
-  };
-  play(absl::Seconds(2), false);  // the greeting plays
-  play(absl::Seconds(1), true);   // "can I talk to sales please"
-  play(absl::Seconds(4), false);  // endpointing, the model's turn, its audio
-  (*pipeline)->Stop("transfer");
-
-  EXPECT_EQ(host.transferred_to(), "+14155552671");
-  ASSERT_TRUE(host.ended().has_value());
-  EXPECT_EQ(host.ended()->reason, "transfer");
+  EXPECT_EQ(call.host().transferred_to(), "+14155552671");
+  ASSERT_TRUE(call.host().ended().has_value());
+  EXPECT_EQ(call.host().ended()->reason, "transfer");
   std::string event_to;
-  for (const auto& [type, detail] : host.events()) {
+  for (const auto& [type, detail] : call.host().events()) {
     if (type == "transfer" && detail.count("to")) event_to = detail.at("to");
   }
   EXPECT_EQ(event_to, "+14155552671");
