@@ -308,9 +308,9 @@ absl::StatusOr<std::unique_ptr<worker::CallLeg>> SipTelephony::Dial(
                  .codecs = config.codecs,
                  .session_id = rng() >> 2,
                  .version = 1};
-  auto call = std::make_shared<SipCall>(stack_.get(), stack_->options().scheduler, std::move(dial),
-                                        std::move(config), std::move(rtp), BuildSdpOffer(offer),
-                                        offer);
+  auto call =
+      std::make_shared<SipCall>(stack_.get(), stack_->options().scheduler, std::move(dial),
+                                std::move(config), std::move(rtp), BuildSdpOffer(offer), offer);
   call->Start();
   return std::make_unique<SipCallLeg>(std::move(call));
 }

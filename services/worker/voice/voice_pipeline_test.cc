@@ -26,7 +26,6 @@ using testing::ToneSpeech;
 
 constexpr absl::Duration kFrame = absl::Milliseconds(20);
 
-
 // A dialogue that greets, then answers each turn with the next scripted reply.
 class TestDialogue final : public Dialogue {
  public:
@@ -348,8 +347,7 @@ TEST_F(VoicePipelineTest, OptOutPutsTheNumberOnTheDncList) {
   ASSERT_TRUE(host_.ended());
   EXPECT_EQ(host_.ended()->reason, "opt_out");
   ASSERT_EQ(recorder_.dnc.size(), 1u);
-  EXPECT_EQ(recorder_.dnc[0],
-            (std::vector<std::string>{"+14155550100", "", "opt_out", "c_test"}));
+  EXPECT_EQ(recorder_.dnc[0], (std::vector<std::string>{"+14155550100", "", "opt_out", "c_test"}));
   bool event = false;
   for (const auto& [type, detail] : host_.events()) event |= type == "opt_out";
   EXPECT_TRUE(event);
@@ -421,8 +419,8 @@ TEST_F(VoicePipelineTest, LeavesTheMessageAfterTheBeep) {
   EXPECT_EQ(host_.ended()->reason, "voicemail_message_left");
   Wait(absl::Seconds(3));
   std::vector<double> sent = SentMs();
-  int after_beep = std::count_if(sent.begin(), sent.end(),
-                                 [&](double t) { return t > SinceAnswer(beep); });
+  int after_beep =
+      std::count_if(sent.begin(), sent.end(), [&](double t) { return t > SinceAnswer(beep); });
   EXPECT_EQ(after_beep, 80);  // 8 words × 200 ms of message
   pipeline_->Stop("voicemail_message_left");
   auto turns = recorder_.Sorted();
@@ -463,19 +461,17 @@ TEST(VoicePipelineFactoryTest, FailingTtsFallsBackAndTheEventSaysSo) {
   });
   MemoryRecorder recorder;
   speech::FakeClock clock{absl::FromUnixSeconds(1'800'000'000)};
-  VoicePipelineFactory factory({.providers = &registry,
-                                .recorder = &recorder,
-                                .dialogues =
-                                    [](const PipelineContext&, const parley::v1::TemplateSpec&,
-                                       std::shared_ptr<speech::LanguageModel>,
-                                       ConversationRecorder*, auto)
-                                    -> absl::StatusOr<std::unique_ptr<Dialogue>> {
-                                  return std::make_unique<TestDialogue>(
-                                      "Hello from the fallback.",
-                                      std::vector<TestDialogue::Line>{});
-                                },
-                                .clock = &clock,
-                                .threaded = false});
+  VoicePipelineFactory factory(
+      {.providers = &registry,
+       .recorder = &recorder,
+       .dialogues = [](const PipelineContext&, const parley::v1::TemplateSpec&,
+                       std::shared_ptr<speech::LanguageModel>, ConversationRecorder*,
+                       auto) -> absl::StatusOr<std::unique_ptr<Dialogue>> {
+         return std::make_unique<TestDialogue>("Hello from the fallback.",
+                                               std::vector<TestDialogue::Line>{});
+       },
+       .clock = &clock,
+       .threaded = false});
   parley::v1::RuntimeConfig config;
   nlohmann::json tmpl = {{"stt", {{"provider", "list"}}},
                          {"tts", {{"provider", "broken"}, {"fallbacks", {{{"provider", "tone"}}}}}},
@@ -506,8 +502,8 @@ TEST(VoicePipelineFactoryTest, FailingTtsFallsBackAndTheEventSaysSo) {
 TEST(VoicePipelineFactoryTest, UnknownProviderFailsNamingIt) {
   ProviderRegistry registry;
   MemoryRecorder recorder;
-  VoicePipelineFactory factory({.providers = &registry, .recorder = &recorder,
-                                .dialogues = nullptr, .threaded = false});
+  VoicePipelineFactory factory(
+      {.providers = &registry, .recorder = &recorder, .dialogues = nullptr, .threaded = false});
   parley::v1::RuntimeConfig config;
   nlohmann::json tmpl = {{"stt", {{"provider", "whisperlive"}}}};
   *config.mutable_template_() = *json::JsonToStruct(tmpl, "template");
