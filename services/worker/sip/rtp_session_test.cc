@@ -39,7 +39,7 @@ MediaAnswer To(const RtpSession& peer, const std::string& codec) {
 }
 
 std::unique_ptr<RtpSession> Open() {
-  auto s = RtpSession::Open({.bind_address = "127.0.0.1", .port_min = 30000, .port_max = 40000});
+  auto s = RtpSession::Open({.bind_address = "127.0.0.1", .port_min = 10000, .port_max = 20000});
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *std::move(s) : nullptr;
 }

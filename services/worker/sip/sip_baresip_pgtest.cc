@@ -165,8 +165,8 @@ class SipBaresipTest : public ::testing::TestWithParam<std::string> {
                      {{"host", "127.0.0.1"},
                       {"port", phone_->port()},
                       {"codecs", {GetParam()}},
-                      {"rtp_port_min", 30000},
-                      {"rtp_port_max", 40000}}}};
+                      {"rtp_port_min", 10000},
+                      {"rtp_port_max", 20000}}}};
       }
       std::optional<parley::v1::ResourceKind> kind = config::ParseKind(doc.kind);
       ASSERT_TRUE(kind.has_value()) << doc.kind;

@@ -61,7 +61,7 @@ class SipCallTest : public ::testing::Test {
         parley::v1::RESOURCE_KIND_TRUNK, name + "-trunk",
         absl::StrCat(R"({"kind": "sip", "sip": {"host": "127.0.0.1", "port": )", peer.port(),
                      R"(, "transport": ")", transport, R"(", "codecs": )", codecs,
-                     R"(, "rtp_port_min": 30000, "rtp_port_max": 40000)", auth, "}}"));
+                     R"(, "rtp_port_min": 10000, "rtp_port_max": 20000)", auth, "}}"));
     services_->Apply(parley::v1::RESOURCE_KIND_AGENT, name,
                      absl::StrCat(R"({"template": "sip-tmpl", "graph": "sip-graph", "trunk": ")",
                                   name, R"(-trunk", "from": "+14155559999"})"));

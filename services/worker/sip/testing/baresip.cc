@@ -23,12 +23,10 @@ extern char** environ;
 
 namespace parley::sip::testing {
 
-BaresipPeer BaresipPeer::Start(const BaresipOptions& options) {
-  const int port = FreeLoopbackPort();
-  char dir_template[] = "/tmp/parley-baresip-XXXXXX";
-  const char* dir = mkdtemp(dir_template);
-  if (dir == nullptr) std::abort();
-  const int rtp = FreeLoopbackPort();
+namespace {
+
+// Writes baresip's config for SIP on `port` and RTP on `rtp`/`rtp + 1` into `dir`.
+void WriteConfig(const BaresipOptions& options, const std::string& dir, int port, int rtp) {
   std::ofstream config(absl::StrCat(dir, "/config"));
   config << "poll_method epoll\n"
          << "sip_listen 127.0.0.1:" << port << "\n"
@@ -45,6 +43,9 @@ BaresipPeer BaresipPeer::Start(const BaresipOptions& options) {
   config.close();
   std::ofstream(absl::StrCat(dir, "/accounts"))
       << "<sip:" << options.number << "@127.0.0.1>;regint=0;answermode=auto\n";
+}
+
+pid_t SpawnBaresip(const std::string& dir) {
   std::vector<std::string> args = {"baresip", "-f", dir};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -61,11 +62,33 @@ BaresipPeer BaresipPeer::Start(const BaresipOptions& options) {
     std::abort();
   }
   posix_spawn_file_actions_destroy(&actions);
-  BaresipPeer peer(pid, port, dir);
-  for (int i = 0; i < 100 && peer.Log().find("baresip is ready") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return pid;
+}
+
+}  // namespace
+
+BaresipPeer BaresipPeer::Start(const BaresipOptions& options) {
+  char dir_template[] = "/tmp/parley-baresip-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (dir == nullptr) std::abort();
+  // A port picked free can still be taken by another test before baresip binds it; baresip then
+  // stops with "init failed", and it is started again on other ports.
+  for (int attempt = 1;; ++attempt) {
+    const int port = FreeLoopbackPort();
+    int rtp = FreeLoopbackPort();
+    while (rtp == port) rtp = FreeLoopbackPort();
+    WriteConfig(options, dir, port, rtp);
+    BaresipPeer peer(SpawnBaresip(dir), port, dir);
+    for (int i = 0; i < 100; ++i) {
+      const std::string log = peer.Log();
+      if (log.find("baresip is ready") != std::string::npos) return peer;
+      if (log.find("init failed") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (attempt == 5 || peer.Log().find("init failed") == std::string::npos) return peer;
+    std::fprintf(stderr, "baresip: port %d or %d was taken; starting it again\n", port, rtp);
+    peer.Stop();
   }
-  return peer;
 }
 
 BaresipPeer::BaresipPeer(BaresipPeer&& other) noexcept

@@ -49,7 +49,10 @@ class SippPeer final {
   std::string dir_;
 };
 
-// A free UDP port on 127.0.0.1 (also free for TCP).
+// A free even UDP port on 127.0.0.1, in [kLoopbackPortMin, kLoopbackPortMax], with the next port
+// free too (for RTCP) and the port also free for TCP (sipp and baresip listen on both).
+inline constexpr int kLoopbackPortMin = 61000;
+inline constexpr int kLoopbackPortMax = 64998;
 int FreeLoopbackPort();
 
 }  // namespace parley::sip::testing
