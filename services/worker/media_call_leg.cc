@@ -166,6 +166,12 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
     return mu_.AwaitWithTimeout(absl::Condition(this, &MediaCallLeg::AudioSentOrEnded), timeout);
   }
 
+  bool WaitPcmBelow(int64_t frames, absl::Duration timeout) override {
+    absl::MutexLock lock(&mu_);
+    pcm_wait_frames_ = frames;
+    return mu_.AwaitWithTimeout(absl::Condition(this, &MediaCallLeg::PcmBelowOrEnded), timeout);
+  }
+
   void Hangup(HangupCause cause, const std::string& detail) override {
     {
       absl::MutexLock lock(&mu_);
@@ -187,6 +193,9 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
 
  private:
   enum class Phase { kRinging, kUp, kEnded };
+  bool PcmBelowOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ != Phase::kUp || out_.pcm_frames() <= pcm_wait_frames_;
+  }
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || (out_.frames() == 0 && !in_flight_);
   }
@@ -246,8 +255,9 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kRinging;
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   LegSendQueue out_ ABSL_GUARDED_BY(mu_);
-  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;      // a frame taken off the queue, being written
-  bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;  // a Clear dropped the run being sent
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;       // a frame taken off the queue, being written
+  int64_t pcm_wait_frames_ ABSL_GUARDED_BY(mu_) = 0;  // WaitPcmBelow's (one speaker per call)
+  bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;   // a Clear dropped the run being sent
   bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   LegStats stats_ ABSL_GUARDED_BY(mu_);
   Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);

@@ -186,7 +186,7 @@ class VoicePipeline::Utterance {
     // Queues `pcm` (whole frames, or the sentence's last part, padded with silence) one frame at
     // a time: the synthesiser's audio is not copied again as a vector of frames (with a whole
     // sentence in one piece, those copies were a large part of a call's peak memory).
-    auto queue = [&](std::span<const int16_t> pcm) {
+    auto queue_now = [&](std::span<const int16_t> pcm) {
       absl::MutexLock lock(&p_->mu_);
       // Under the lock with the cancel check: a barge-in cannot slip between them.
       if (cancel_->cancelled() || p_->host_ == nullptr || !p_->agent_) return;
@@ -205,6 +205,28 @@ class VoicePipeline::Utterance {
         first_piece = false;
       }
       p_->agent_->sentences.back().second = frames_in_sentence;
+    };
+    // A piece at a time, each once the leg has encoded most of what came before
+    // (CallLeg::WaitPcmBelow): a long reply otherwise sits in the leg's queue whole, as PCM, and
+    // calls that speak at once add up to the process's peak memory. The wait is outside the
+    // pipeline's lock, so a barge-in still cancels at once.
+    auto queue = [&](std::span<const int16_t> pcm) {
+      constexpr size_t kPiece = 25 * audio::kFrameSamples;  // 0.5 s
+      constexpr int64_t kMaxPcmFrames = 50;
+      while (!pcm.empty()) {
+        CallLeg* leg;
+        {
+          absl::MutexLock lock(&p_->mu_);
+          if (cancel_->cancelled() || p_->host_ == nullptr || !p_->agent_) return;
+          leg = &p_->host_->leg();
+        }
+        while (!leg->WaitPcmBelow(kMaxPcmFrames, absl::Milliseconds(50))) {
+          if (cancel_->cancelled()) return;
+        }
+        const size_t n = std::min(pcm.size(), kPiece);
+        queue_now(pcm.first(n));
+        pcm = pcm.subspan(n);
+      }
     };
     absl::Status status = p_->providers_.tts->Synthesize(
         sentence,
