@@ -210,6 +210,8 @@ class VoicePipeline::Utterance {
     // (CallLeg::WaitPcmBelow): a long reply otherwise sits in the leg's queue whole, as PCM, and
     // calls that speak at once add up to the process's peak memory. The wait is outside the
     // pipeline's lock, so a barge-in still cancels at once.
+    // The utterance's first piece never waits (turn overhead is the time to it), and once other
+    // work waits for the speaker (the callee's next turn) the rest goes at once, as before.
     auto queue = [&](std::span<const int16_t> pcm) {
       constexpr size_t kPiece = 25 * audio::kFrameSamples;  // 0.5 s
       constexpr int64_t kMaxPcmFrames = 50;
@@ -219,9 +221,13 @@ class VoicePipeline::Utterance {
           absl::MutexLock lock(&p_->mu_);
           if (cancel_->cancelled() || p_->host_ == nullptr || !p_->agent_) return;
           leg = &p_->host_->leg();
+          if (!p_->jobs_.empty()) hurry_ = true;
         }
-        while (!leg->WaitPcmBelow(kMaxPcmFrames, absl::Milliseconds(50))) {
+        while (first_frame_ && !hurry_ &&
+               !leg->WaitPcmBelow(kMaxPcmFrames, absl::Milliseconds(20))) {
           if (cancel_->cancelled()) return;
+          absl::MutexLock lock(&p_->mu_);
+          if (!p_->jobs_.empty()) hurry_ = true;
         }
         const size_t n = std::min(pcm.size(), kPiece);
         queue_now(pcm.first(n));
@@ -256,6 +262,7 @@ class VoicePipeline::Utterance {
   std::string text_;
   absl::Status status_;
   std::optional<absl::Time> first_text_, first_audio_, first_frame_;
+  bool hurry_ = false;  // queue the rest without waiting for the leg (see Speak)
 };
 
 VoicePipeline::VoicePipeline(VoicePipelineOptions options, Call call, VoiceSettings settings,
@@ -366,9 +373,10 @@ void VoicePipeline::OnAnswered(PipelineHost& host) {
                          .frames = 0,
                          .producing = false,
                          .cancel = std::make_shared<speech::CancelFlag>()};
-      for (const audio::PcmFrame& frame : greeting_) {
+      for (audio::PcmFrame& frame : greeting_) {
         if (!host.leg().PlayAudio(frame).ok()) break;
         ++agent_->frames;
+        std::vector<int16_t>().swap(frame.samples);  // never two copies of the whole greeting
       }
       // The leg holds its own copy now; this one would stay for the whole call (~130 KiB for a
       // four-second greeting).
