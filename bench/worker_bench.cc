@@ -15,6 +15,8 @@
 //                            [--recorder=grpc|null]
 //                            [--opus_complexity=1] [--opus_cache_mb=16]   (as the worker's flags)
 //                            [--mutex_deadlock_detection=false]
+//                            [--malloc_arenas=2] [--keep_pcm_frames=25] [--encode_ahead=3]
+//                                                                  (as the worker's flags)
 //
 // Providers: `instant` (the default) replaces the template's pocketsphinx and espeak with
 // zero-latency stand-ins — ListSpeechToText giving the persona's replies in order, ToneSpeech with
@@ -70,6 +72,7 @@
 #include "parley/v1/state.grpc.pb.h"
 #include "services/config-api/resource_kind.h"
 #include "services/worker/config_cache.h"
+#include "services/worker/malloc_tuning.h"
 #include "services/worker/media_leg.h"
 #include "services/worker/service_clients.h"
 #include "services/worker/voice/conversation_recorder.h"
@@ -256,6 +259,8 @@ int main(int argc, char** argv) {
   if (Flag(argc, argv, "mutex_deadlock_detection", "false") != "true") {
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   }
+  // As the worker's main() does (--malloc_arenas, default 2), before any thread starts.
+  worker::LimitMallocArenas(std::atoi(Flag(argc, argv, "malloc_arenas", "2").c_str()));
   const std::string providers = Flag(argc, argv, "providers", "instant");
   if (providers != "instant" && providers != "embedded") {
     Die("--providers", absl::InvalidArgumentError("instant or embedded"));
@@ -332,7 +337,9 @@ int main(int argc, char** argv) {
   worker::GrpcTelephony telephony(
       {.opus = {.complexity = std::atoi(Flag(argc, argv, "opus_complexity", "1").c_str())},
        .opus_cache_bytes =
-           static_cast<size_t>(std::atoi(Flag(argc, argv, "opus_cache_mb", "16").c_str())) << 20});
+           static_cast<size_t>(std::atoi(Flag(argc, argv, "opus_cache_mb", "16").c_str())) << 20,
+       .queue = {.keep_pcm_frames = std::atoi(Flag(argc, argv, "keep_pcm_frames", "25").c_str()),
+                 .encode_ahead = std::atoi(Flag(argc, argv, "encode_ahead", "3").c_str())}});
   worker::ProviderRegistry registry;
   worker::RegisterEmbeddedProviders(registry, {});  // `scripted`; and the real speech engines
   if (providers == "instant") {
