@@ -39,6 +39,7 @@
 //   {"bench":"worker","concurrent_calls":…,"cores":…,"late_frames_pct":…,"rss_per_call_kb":…,
 //    "turn_overhead_p99_ms":…,"first_audio_p95_ms":…, …}
 // Progress goes to stderr; the services' and the phone's logs to /tmp/worker_bench.<pid>.*.log.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -432,9 +433,13 @@ int main(int argc, char** argv) {
       const double cpu0 = CpuSeconds();
       const double callee0 = ProcessCpuSeconds(phone.pid());
       int64_t rss_max = RssKb();
+      struct mallinfo2 at_max = mallinfo2();
       for (;;) {
         absl::SleepFor(absl::Milliseconds(250));
-        rss_max = std::max(rss_max, RssKb());
+        if (const int64_t rss = RssKb(); rss > rss_max) {
+          rss_max = rss;
+          at_max = mallinfo2();  // what malloc holds then: in use vs free but resident
+        }
         level.threads = std::max(level.threads, StatusField("Threads:"));
         if (absl::Now() - w0 >= window_max) break;
         bool any_ended = false;
@@ -445,6 +450,11 @@ int main(int argc, char** argv) {
       level.cores = (CpuSeconds() - cpu0) / level.window_s;
       level.callee_cores = (ProcessCpuSeconds(phone.pid()) - callee0) / level.window_s;
       level.rss_per_call_kb = static_cast<double>(rss_max - rss_before) / n;
+      std::fprintf(stderr,
+                   "worker_bench: N=%d at the RSS peak (%lld KiB): malloc in use %zu KiB, free "
+                   "%zu KiB (main arena %zu KiB, mmap %zu KiB)\n",
+                   n, static_cast<long long>(rss_max), at_max.uordblks >> 10,
+                   at_max.fordblks >> 10, at_max.arena >> 10, at_max.hblkhd >> 10);
     } else {
       std::fprintf(stderr, "worker_bench: N=%d: not all calls were answered together\n", n);
     }

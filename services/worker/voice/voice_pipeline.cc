@@ -211,10 +211,14 @@ class VoicePipeline::Utterance {
     // calls that speak at once add up to the process's peak memory. The wait is outside the
     // pipeline's lock, so a barge-in still cancels at once.
     // The utterance's first piece never waits (turn overhead is the time to it), and once other
-    // work waits for the speaker (the callee's next turn) the rest goes at once, as before.
+    // work waits for the speaker (the callee's next turn) the rest goes at once, as before. Nor
+    // does a piece wait while less than kAhead is queued: a speaker thread starved for a moment
+    // (an overloaded machine) must not leave a gap in the agent's audio, which the callee would
+    // take for the end of the agent's turn.
     auto queue = [&](std::span<const int16_t> pcm) {
       constexpr size_t kPiece = 25 * audio::kFrameSamples;  // 0.5 s
       constexpr int64_t kMaxPcmFrames = 50;
+      constexpr absl::Duration kAhead = absl::Seconds(3);
       while (!pcm.empty()) {
         CallLeg* leg;
         {
@@ -223,7 +227,7 @@ class VoicePipeline::Utterance {
           leg = &p_->host_->leg();
           if (!p_->jobs_.empty()) hurry_ = true;
         }
-        while (first_frame_ && !hurry_ &&
+        while (first_frame_ && !hurry_ && leg->QueuedAudio() >= kAhead &&
                !leg->WaitPcmBelow(kMaxPcmFrames, absl::Milliseconds(20))) {
           if (cancel_->cancelled()) return;
           absl::MutexLock lock(&p_->mu_);
