@@ -452,9 +452,9 @@ int main(int argc, char** argv) {
       level.rss_per_call_kb = static_cast<double>(rss_max - rss_before) / n;
       std::fprintf(stderr,
                    "worker_bench: N=%d at the RSS peak (%lld KiB): malloc in use %zu KiB, free "
-                   "%zu KiB (main arena %zu KiB, mmap %zu KiB)\n",
-                   n, static_cast<long long>(rss_max), at_max.uordblks >> 10,
-                   at_max.fordblks >> 10, at_max.arena >> 10, at_max.hblkhd >> 10);
+                   "%zu KiB (arenas %zu KiB, mmap %zu KiB)\n",
+                   n, static_cast<long long>(rss_max), at_max.uordblks >> 10, at_max.fordblks >> 10,
+                   at_max.arena >> 10, at_max.hblkhd >> 10);
     } else {
       std::fprintf(stderr, "worker_bench: N=%d: not all calls were answered together\n", n);
     }

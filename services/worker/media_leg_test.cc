@@ -224,9 +224,9 @@ TEST_F(MediaLegTest, QueuedAudioIsEncodedAheadOldestFirst) {
   for (size_t i = 1; i < call.frames.size(); ++i) {
     EXPECT_EQ(call.frames[i].seq, call.frames[i - 1].seq + 1);
   }
-  EXPECT_NEAR(audio::ZeroCrossingFrequency(std::span<const int16_t>(call.heard).subspan(1600),
-                                           16000),
-              440, 5);
+  EXPECT_NEAR(
+      audio::ZeroCrossingFrequency(std::span<const int16_t>(call.heard).subspan(1600), 16000), 440,
+      5);
 }
 
 TEST_F(MediaLegTest, DtmfMarksClearAndCalleeHangup) {
