@@ -1,5 +1,6 @@
 #include "bench/call_bench.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -230,9 +231,13 @@ Level WorkerStack::RunLevel(int n, const LevelOptions& options) {
     const double cpu0 = CpuSeconds();
     const double callee0 = ProcessCpuSeconds(options.callee_pid);
     int64_t rss_max = StatusField("VmRSS:");
+    struct mallinfo2 at_max = mallinfo2();
     for (;;) {
       absl::SleepFor(absl::Milliseconds(250));
-      rss_max = std::max(rss_max, StatusField("VmRSS:"));
+      if (const int64_t rss = StatusField("VmRSS:"); rss > rss_max) {
+        rss_max = rss;
+        at_max = mallinfo2();  // what malloc holds then: in use vs free but resident
+      }
       level.threads = std::max(level.threads, StatusField("Threads:"));
       if (absl::Now() - w0 >= options.window_max) break;
       bool any_ended = false;
@@ -243,6 +248,12 @@ Level WorkerStack::RunLevel(int n, const LevelOptions& options) {
     level.cores = (CpuSeconds() - cpu0) / level.window_s;
     level.callee_cores = (ProcessCpuSeconds(options.callee_pid) - callee0) / level.window_s;
     level.rss_per_call_kb = static_cast<double>(rss_max - rss_before) / n;
+    std::fprintf(stderr,
+                 "%s: N=%d at the RSS peak (%lld KiB): malloc in use %zu KiB, free %zu KiB (all "
+                 "arenas %zu KiB, mmap %zu KiB)\n",
+                 program_invocation_short_name, n, static_cast<long long>(rss_max),
+                 at_max.uordblks >> 10, at_max.fordblks >> 10, at_max.arena >> 10,
+                 at_max.hblkhd >> 10);
   } else {
     std::fprintf(stderr, "%s: N=%d: not all calls were answered together\n",
                  program_invocation_short_name, n);

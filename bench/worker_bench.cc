@@ -15,6 +15,8 @@
 //                            [--recorder=grpc|null]
 //                            [--opus_complexity=1] [--opus_cache_mb=16]   (as the worker's flags)
 //                            [--mutex_deadlock_detection=false]
+//                            [--malloc_arenas=2] [--keep_pcm_frames=25] [--encode_ahead=3]
+//                                                                  (as the worker's flags)
 //
 // Providers: `instant` (the default) replaces the template's pocketsphinx and espeak with
 // zero-latency stand-ins — ListSpeechToText giving the persona's replies in order, ToneSpeech with
@@ -51,6 +53,7 @@
 #include "bench/call_bench.h"
 #include "common/log/log.h"
 #include "common/testing/subprocess.h"
+#include "services/worker/malloc_tuning.h"
 #include "services/worker/media_leg.h"
 
 namespace {
@@ -70,6 +73,8 @@ int main(int argc, char** argv) {
   if (Flag(argc, argv, "mutex_deadlock_detection", "false") != "true") {
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   }
+  // As the worker's main() does (--malloc_arenas, default 2), before any thread starts.
+  worker::LimitMallocArenas(std::atoi(Flag(argc, argv, "malloc_arenas", "2").c_str()));
   const bench::CallBenchFlags flags = bench::ParseCallBenchFlags(argc, argv, "180");
   // Queue a level's calls spread over this long instead of all at once.
   const absl::Duration ramp =
@@ -100,7 +105,9 @@ int main(int argc, char** argv) {
   worker::GrpcTelephony telephony(
       {.opus = {.complexity = std::atoi(Flag(argc, argv, "opus_complexity", "1").c_str())},
        .opus_cache_bytes =
-           static_cast<size_t>(std::atoi(Flag(argc, argv, "opus_cache_mb", "16").c_str())) << 20});
+           static_cast<size_t>(std::atoi(Flag(argc, argv, "opus_cache_mb", "16").c_str())) << 20,
+       .queue = {.keep_pcm_frames = std::atoi(Flag(argc, argv, "keep_pcm_frames", "25").c_str()),
+                 .encode_ahead = std::atoi(Flag(argc, argv, "encode_ahead", "3").c_str())}});
   bench::WorkerStack stack({.services = &services,
                             .flags = &flags,
                             .redis_url = redis_url,

@@ -18,6 +18,7 @@
 #include "common/redis/redis_pool.h"
 #include "services/worker/config_cache.h"
 #include "services/worker/inbound_router.h"
+#include "services/worker/malloc_tuning.h"
 #include "services/worker/media_leg.h"
 #include "services/worker/service_clients.h"
 #include "services/worker/sip/sip_telephony.h"
@@ -44,6 +45,13 @@ ABSL_FLAG(int, opus_complexity, 1,
 ABSL_FLAG(int, opus_cache_mb, 16,
           "MiB of encoded Opus packets shared by all calls (repeated greetings and lines are "
           "encoded once per process); 0 encodes every frame");
+ABSL_FLAG(int, malloc_arenas, 2,
+          "glibc malloc arenas at most (M_ARENA_MAX; 0: glibc's 8 per core; env MALLOC_ARENA_MAX "
+          "wins); fewer arenas keep less freed memory resident per call (malloc_tuning.h)");
+ABSL_FLAG(int, keep_pcm_frames, 25,
+          "20 ms frames of a call's queued audio kept as PCM; later ones are Opus-encoded ahead");
+ABSL_FLAG(int, encode_ahead, 3,
+          "queued frames Opus-encoded ahead after each frame sent (0: encode only when sent)");
 ABSL_FLAG(std::string, sip_listen, "0.0.0.0:0",
           "IPv4 address:port the SIP stack listens on for trunks of kind sip (port 0: a free port; "
           "outbound calls need no fixed port); "
@@ -93,6 +101,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> storage;
   std::vector<char*> args = NormaliseFlagNames(argc, argv, storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  worker::LimitMallocArenas(absl::GetFlag(FLAGS_malloc_arenas));  // before any thread starts
   grpcx::ServiceMainOptions options =
       grpcx::ServiceOptionsFromFlags("worker", "0.0.0.0:50054", "0.0.0.0:9104");
   grpcx::TokenAuth auth = grpcx::AuthFromEnvOrExit();
@@ -109,7 +118,9 @@ int main(int argc, char** argv) {
   calls::CallStore store(redis.get(), {.prefix = prefix});
   worker::GrpcTelephony grpc_telephony(
       {.opus = {.complexity = absl::GetFlag(FLAGS_opus_complexity)},
-       .opus_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_opus_cache_mb)) << 20});
+       .opus_cache_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_opus_cache_mb)) << 20,
+       .queue = {.keep_pcm_frames = absl::GetFlag(FLAGS_keep_pcm_frames),
+                 .encode_ahead = absl::GetFlag(FLAGS_encode_ahead)}});
   std::unique_ptr<sip::SipTelephony> sip_telephony;
   if (const std::string listen = absl::GetFlag(FLAGS_sip_listen); !listen.empty()) {
     const size_t colon = listen.rfind(':');

@@ -68,9 +68,10 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
  public:
   MediaCallLeg(std::shared_ptr<grpc::Channel> channel, DialRequest request,
                std::unique_ptr<media::AudioSender> sender,
-               std::shared_ptr<media::FrameScheduler> scheduler)
+               std::shared_ptr<media::FrameScheduler> scheduler, MediaLegQueueOptions queue)
       : stub_(parley::v1::MediaEndpoint::NewStub(channel)),
         request_(std::move(request)),
+        queue_options_(queue),
         scheduler_(std::move(scheduler)),
         sender_(std::move(sender)) {
     context_.set_deadline(absl::ToChronoTime(absl::Now() + request_.ring_timeout +
@@ -104,9 +105,9 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
         frame.samples.size() != static_cast<size_t>(audio::kFrameSamples)) {
       return absl::InvalidArgumentError("audio: a frame is 20 ms at 16 kHz");
     }
-    // Encoded when sent, not here: a greeting queued at answer would otherwise cost a burst of
-    // encoding (~0.1 ms a frame) before its first frame could leave, and audio dropped by a Clear
-    // would have been encoded for nothing.
+    // Encoded when sent or shortly before (EncodeAhead, on the scheduler's thread), not here: a
+    // greeting queued at answer would otherwise cost a burst of encoding (~0.1 ms a frame) before
+    // its first frame could leave, and the speaking thread would pay for every frame of a reply.
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kUp) return absl::FailedPreconditionError("call is not up");
     out_.PushFrame(frame.samples);
@@ -165,6 +166,12 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
     return mu_.AwaitWithTimeout(absl::Condition(this, &MediaCallLeg::AudioSentOrEnded), timeout);
   }
 
+  bool WaitPcmBelow(int64_t frames, absl::Duration timeout) override {
+    absl::MutexLock lock(&mu_);
+    pcm_wait_frames_ = frames;
+    return mu_.AwaitWithTimeout(absl::Condition(this, &MediaCallLeg::PcmBelowOrEnded), timeout);
+  }
+
   void Hangup(HangupCause cause, const std::string& detail) override {
     {
       absl::MutexLock lock(&mu_);
@@ -186,6 +193,9 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
 
  private:
   enum class Phase { kRinging, kUp, kEnded };
+  bool PcmBelowOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return phase_ != Phase::kUp || out_.pcm_frames() <= pcm_wait_frames_;
+  }
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || (out_.frames() == 0 && !in_flight_);
   }
@@ -222,6 +232,11 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
     return phase_;
   }
 
+  // Encodes up to queue_options_.encode_ahead of the oldest PCM frames queued beyond the first
+  // keep_pcm_frames, right after a frame was sent (so the encoder continues that run). Only
+  // RunDue calls it.
+  void EncodeAhead();
+
   void ReadLoop();
   // Handles one message from the callee; false for a protocol error.
   bool Handle(const MediaMessage& message, std::unique_ptr<media::AudioReceiver>& receiver);
@@ -230,6 +245,7 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
 
   std::unique_ptr<parley::v1::MediaEndpoint::Stub> stub_;
   const DialRequest request_;
+  const MediaLegQueueOptions queue_options_;
   const std::shared_ptr<media::FrameScheduler> scheduler_;
   media::FrameScheduler::Slot slot_;
   grpc::ClientContext context_;
@@ -239,8 +255,9 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kRinging;
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;
   LegSendQueue out_ ABSL_GUARDED_BY(mu_);
-  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;      // a frame taken off the queue, being written
-  bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;  // a Clear dropped the run being sent
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;       // a frame taken off the queue, being written
+  int64_t pcm_wait_frames_ ABSL_GUARDED_BY(mu_) = 0;  // WaitPcmBelow's (one speaker per call)
+  bool restart_pacer_ ABSL_GUARDED_BY(mu_) = false;   // a Clear dropped the run being sent
   bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   LegStats stats_ ABSL_GUARDED_BY(mu_);
   Clock::time_point answered_at_ ABSL_GUARDED_BY(mu_);
@@ -441,7 +458,8 @@ std::optional<Clock::time_point> MediaCallLeg::RunDue(Clock::time_point now) {
     if (item.is_mark) {
       m.mutable_mark()->set_name(item.mark);
     } else {
-      absl::StatusOr<std::string> payload = sender_->EncodePayload(item.pcm, new_run);
+      absl::StatusOr<std::string> payload =
+          item.encoded ? std::move(item.packet) : sender_->EncodePayload(item.pcm, new_run);
       if (!payload.ok()) {
         log::Warn("frame not encoded", {{"error", payload.status().ToString()}});
         absl::MutexLock state_lock(&mu_);
@@ -451,19 +469,44 @@ std::optional<Clock::time_point> MediaCallLeg::RunDue(Clock::time_point now) {
       *m.mutable_audio() = sender_->Stamp(*std::move(payload), new_run, Clock::now());
     }
     Write(m);
-    absl::MutexLock lock(&mu_);
-    in_flight_ = false;
-    if (!item.is_mark) {
-      const Clock::time_point sent = Clock::now();
-      pacer_.Sent(sent);
-      if (stats_.first_audio_us < 0) {
-        stats_.first_audio_us =
-            std::chrono::duration_cast<std::chrono::microseconds>(sent - answered_at_).count();
+    {
+      absl::MutexLock lock(&mu_);
+      in_flight_ = false;
+      if (!item.is_mark) {
+        const Clock::time_point sent = Clock::now();
+        pacer_.Sent(sent);
+        if (stats_.first_audio_us < 0) {
+          stats_.first_audio_us =
+              std::chrono::duration_cast<std::chrono::microseconds>(sent - answered_at_).count();
+        }
+        stats_.frames_sent = pacer_.frames();
+        stats_.late_frames = pacer_.late_frames();
+        stats_.max_late_us = pacer_.max_late_us();
       }
-      stats_.frames_sent = pacer_.frames();
-      stats_.late_frames = pacer_.late_frames();
-      stats_.max_late_us = pacer_.max_late_us();
     }
+    if (!item.is_mark) EncodeAhead();
+  }
+}
+
+void MediaCallLeg::EncodeAhead() {
+  for (int i = 0; i < queue_options_.encode_ahead; ++i) {
+    std::vector<int16_t> pcm;
+    uint64_t clears;
+    LegSendQueue::Item* next;
+    {
+      absl::MutexLock lock(&mu_);
+      if (phase_ != Phase::kUp) return;
+      next = out_.NextToEncode(queue_options_.keep_pcm_frames);
+      if (next == nullptr) return;
+      pcm = next->pcm;  // encoded outside mu_: PlayAudio never waits for an encoding
+      clears = out_.clears();
+    }
+    absl::StatusOr<std::string> payload = sender_->EncodePayload(pcm, /*new_run=*/false);
+    if (!payload.ok()) return;  // left as PCM: encoded again when sent, and logged then
+    absl::MutexLock lock(&mu_);
+    // Only this thread pops, so `next` is still queued unless a Clear dropped everything.
+    if (out_.clears() != clears || phase_ != Phase::kUp) return;
+    out_.SetPacket(next, *std::move(payload));
   }
 }
 
@@ -472,9 +515,10 @@ std::optional<Clock::time_point> MediaCallLeg::RunDue(Clock::time_point now) {
 std::unique_ptr<CallLeg> StartMediaCallLeg(std::shared_ptr<grpc::Channel> channel,
                                            const DialRequest& request,
                                            std::unique_ptr<media::AudioSender> sender,
-                                           std::shared_ptr<media::FrameScheduler> scheduler) {
+                                           std::shared_ptr<media::FrameScheduler> scheduler,
+                                           MediaLegQueueOptions queue) {
   auto leg = std::make_unique<MediaCallLeg>(std::move(channel), request, std::move(sender),
-                                            std::move(scheduler));
+                                            std::move(scheduler), queue);
   leg->Start();
   return leg;
 }

@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "common/media/audio_stream.h"
@@ -18,6 +19,17 @@
 
 namespace parley::worker {
 
+// How the leg keeps the audio queued for sending. Frames are queued as PCM and encoded when sent;
+// beyond the first `keep_pcm_frames` (the next ~0.5 s), the scheduler's thread encodes the oldest
+// PCM frames ahead of time, `encode_ahead` of them after each frame it sends, so a long reply
+// does not sit in memory as PCM (640 bytes a frame against ~60 for its packet). The speaking
+// thread that queues the audio never encodes, and the first frames of a reply are never waiting
+// for an encoding burst. encode_ahead = 0 keeps everything as PCM until sent.
+struct MediaLegQueueOptions {
+  int64_t keep_pcm_frames = 25;
+  int encode_ahead = 3;
+};
+
 // Opens the stream to the MediaEndpoint behind `channel` and sends Invite, on the leg's own
 // threads: returns at once and never fails (an unreachable endpoint ends the leg with
 // kFailed/trunk_error). `sender` encodes our audio (16 kHz); `scheduler` sends it (the leg keeps
@@ -25,6 +37,7 @@ namespace parley::worker {
 std::unique_ptr<CallLeg> StartMediaCallLeg(std::shared_ptr<grpc::Channel> channel,
                                            const DialRequest& request,
                                            std::unique_ptr<media::AudioSender> sender,
-                                           std::shared_ptr<media::FrameScheduler> scheduler);
+                                           std::shared_ptr<media::FrameScheduler> scheduler,
+                                           MediaLegQueueOptions queue = {});
 
 }  // namespace parley::worker

@@ -52,7 +52,8 @@ absl::StatusOr<std::unique_ptr<CallLeg>> GrpcTelephony::DialAddress(const DialRe
       audio::kPipelineRate, audio::kFrameMs,
       {.opus = options_.opus, .cache = options_.opus_cache_bytes > 0 ? &cache_ : nullptr});
   if (!sender.ok()) return sender.status();
-  return StartMediaCallLeg(ChannelFor(address), request, *std::move(sender), scheduler_);
+  return StartMediaCallLeg(ChannelFor(address), request, *std::move(sender), scheduler_,
+                           options_.queue);
 }
 
 }  // namespace parley::worker

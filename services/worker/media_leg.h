@@ -33,6 +33,7 @@
 #include "common/audio/opus_codec.h"
 #include "common/audio/opus_packet_cache.h"
 #include "common/media/frame_scheduler.h"
+#include "services/worker/media_call_leg.h"
 #include "services/worker/telephony.h"
 
 namespace parley::worker {
@@ -45,6 +46,8 @@ struct GrpcTelephonyOptions {
   size_t opus_cache_bytes = 0;
   // Threads that send every leg's audio (media::FrameScheduler); 0: one per core.
   int send_threads = 0;
+  // How much of a leg's queued audio stays PCM; the rest is encoded ahead of sending.
+  MediaLegQueueOptions queue;
 };
 
 class GrpcTelephony final : public Telephony {

@@ -201,6 +201,34 @@ TEST_F(MediaLegTest, AudioIsPacedInRealTimeAndArrivesIntact) {
   EXPECT_EQ(call.worker_hangup.detail(), "agent_hangup");
 }
 
+TEST_F(MediaLegTest, QueuedAudioIsEncodedAheadOldestFirst) {
+  // 100 frames queued at once: beyond the first 25 the leg encodes ahead (3 per frame sent), so
+  // the PCM backlog falls well before the audio has been sent, and every frame still arrives in
+  // order and decodes to the tone.
+  endpoint_.SetScript("+14155550310", {.ring_for = absl::Milliseconds(20)});
+  Recorder recorder;
+  auto leg = Dial("+14155550310", &recorder);
+  ASSERT_TRUE(recorder.WaitFor(LegEventType::kAnswered).has_value());
+  audio::ToneGenerator tone(440, 16000);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(leg->PlayAudio({16000, tone.Next(320)}).ok());
+  EXPECT_FALSE(leg->WaitPcmBelow(30, absl::ZeroDuration()));
+  ASSERT_TRUE(leg->WaitPcmBelow(30, absl::Seconds(5)));
+  // At most ~20 frames were sent while ~50 were encoded.
+  EXPECT_GT(leg->QueuedAudio(), absl::Milliseconds(1000));
+  ASSERT_TRUE(leg->WaitAudioSent(absl::Seconds(5)));
+  leg->Hangup(HangupCause::kNormal, "agent_hangup");
+  EXPECT_TRUE(leg->WaitPcmBelow(0, absl::ZeroDuration()));  // ended: nothing to wait for
+  ASSERT_TRUE(WaitEnded("c-+14155550310"));
+  EndpointCall call = *endpoint_.Find("c-+14155550310");
+  ASSERT_EQ(call.frames.size(), 100u);
+  for (size_t i = 1; i < call.frames.size(); ++i) {
+    EXPECT_EQ(call.frames[i].seq, call.frames[i - 1].seq + 1);
+  }
+  EXPECT_NEAR(
+      audio::ZeroCrossingFrequency(std::span<const int16_t>(call.heard).subspan(1600), 16000), 440,
+      5);
+}
+
 TEST_F(MediaLegTest, DtmfMarksClearAndCalleeHangup) {
   endpoint_.SetScript("+14155550400", {.ring_for = absl::Milliseconds(20),
                                        .hangup_after = absl::Milliseconds(1500),

@@ -122,6 +122,15 @@ class CallLeg {
   virtual absl::Duration QueuedAudio() const = 0;
   // Waits until every queued frame has been sent or the call ended; false on timeout.
   virtual bool WaitAudioSent(absl::Duration timeout) = 0;
+  // Waits until at most `frames` of the queued frames are still held as PCM (a leg that encodes
+  // its queue ahead of sending), or the call ended; false on timeout. A speaker with a long reply
+  // calls it between pieces, so the reply does not sit in memory whole as PCM. Legs that keep no
+  // such backlog return true at once (the default).
+  virtual bool WaitPcmBelow(int64_t frames, absl::Duration timeout) {
+    (void)frames;
+    (void)timeout;
+    return true;
+  }
   // Ends the call from our side (before answer: gives up ringing). Queued audio is dropped; no
   // terminal event follows. Idempotent; no-op once the call ended.
   virtual void Hangup(HangupCause cause, const std::string& detail) = 0;

@@ -183,7 +183,7 @@ class VoicePipeline::Utterance {
     // Queues `pcm` (whole frames, or the sentence's last part, padded with silence) one frame at
     // a time: the synthesiser's audio is not copied again as a vector of frames (with a whole
     // sentence in one piece, those copies were a large part of a call's peak memory).
-    auto queue = [&](std::span<const int16_t> pcm) {
+    auto queue_now = [&](std::span<const int16_t> pcm) {
       absl::MutexLock lock(&p_->mu_);
       // Under the lock with the cancel check: a barge-in cannot slip between them.
       if (cancel_->cancelled() || p_->host_ == nullptr || !p_->agent_) return;
@@ -202,6 +202,38 @@ class VoicePipeline::Utterance {
         first_piece = false;
       }
       p_->agent_->sentences.back().second = frames_in_sentence;
+    };
+    // A piece at a time, each once the leg has encoded most of what came before
+    // (CallLeg::WaitPcmBelow): a long reply otherwise sits in the leg's queue whole, as PCM, and
+    // calls that speak at once add up to the process's peak memory. The wait is outside the
+    // pipeline's lock, so a barge-in still cancels at once.
+    // The utterance's first piece never waits (turn overhead is the time to it), and once other
+    // work waits for the speaker (the callee's next turn) the rest goes at once, as before. Nor
+    // does a piece wait while less than kAhead is queued: a speaker thread starved for a moment
+    // (an overloaded machine) must not leave a gap in the agent's audio, which the callee would
+    // take for the end of the agent's turn.
+    auto queue = [&](std::span<const int16_t> pcm) {
+      constexpr size_t kPiece = 25 * audio::kFrameSamples;  // 0.5 s
+      constexpr int64_t kMaxPcmFrames = 50;
+      constexpr absl::Duration kAhead = absl::Seconds(3);
+      while (!pcm.empty()) {
+        CallLeg* leg;
+        {
+          absl::MutexLock lock(&p_->mu_);
+          if (cancel_->cancelled() || p_->host_ == nullptr || !p_->agent_) return;
+          leg = &p_->host_->leg();
+          if (!p_->jobs_.empty()) hurry_ = true;
+        }
+        while (first_frame_ && !hurry_ && leg->QueuedAudio() >= kAhead &&
+               !leg->WaitPcmBelow(kMaxPcmFrames, absl::Milliseconds(20))) {
+          if (cancel_->cancelled()) return;
+          absl::MutexLock lock(&p_->mu_);
+          if (!p_->jobs_.empty()) hurry_ = true;
+        }
+        const size_t n = std::min(pcm.size(), kPiece);
+        queue_now(pcm.first(n));
+        pcm = pcm.subspan(n);
+      }
     };
     absl::Status status = p_->providers_.tts->Synthesize(
         sentence,
@@ -231,6 +263,7 @@ class VoicePipeline::Utterance {
   std::string text_;
   absl::Status status_;
   std::optional<absl::Time> first_text_, first_audio_, first_frame_;
+  bool hurry_ = false;  // queue the rest without waiting for the leg (see Speak)
 };
 
 VoicePipeline::VoicePipeline(VoicePipelineOptions options, Call call, VoiceSettings settings,
@@ -340,9 +373,10 @@ void VoicePipeline::OnAnswered(PipelineHost& host) {
                          .frames = 0,
                          .producing = false,
                          .cancel = std::make_shared<speech::CancelFlag>()};
-      for (const audio::PcmFrame& frame : greeting_) {
+      for (audio::PcmFrame& frame : greeting_) {
         if (!host.leg().PlayAudio(frame).ok()) break;
         ++agent_->frames;
+        std::vector<int16_t>().swap(frame.samples);  // never two copies of the whole greeting
       }
       // The leg holds its own copy now; this one would stay for the whole call (~130 KiB for a
       // four-second greeting).

@@ -314,6 +314,30 @@ TEST_F(VoicePipelineTest, SpeechResetsTheSilenceTimer) {
   pipeline_->Stop("callee_hangup");
 }
 
+// A long reply is handed to the leg in pieces: the first ones at once, and the speaker asks the
+// leg for room (WaitPcmBelow) only once 3 s are queued; every frame still goes out, in order.
+TEST_F(VoicePipelineTest, LongReplyIsQueuedInPiecesOnceThreeSecondsAreQueued) {
+  std::string line =
+      "one two three four five six seven eight nine ten eleven twelve thirteen "
+      "fourteen fifteen sixteen seventeen eighteen nineteen twenty twentyone "
+      "twentytwo twentythree twentyfour twentyfive twentysix twentyseven.";
+  Start({}, {"tell me more"}, "Hello.", {{.text = line, .turn = {}}});
+  Callee(absl::Seconds(1), "speech");
+  Callee(absl::Seconds(2), "silence");
+  EXPECT_EQ(dialogue_->heard, std::vector<std::string>{"tell me more"});
+  std::vector<absl::Duration> waits = leg_.pcm_waits();
+  ASSERT_FALSE(waits.empty());  // 27 words × 200 ms = 5.4 s: more than 3 s at once
+  for (absl::Duration queued : waits) EXPECT_GE(queued, absl::Seconds(3));
+  Wait(absl::Seconds(7));
+  // The greeting (1 word) and the whole reply, one frame per 20 ms.
+  EXPECT_EQ(leg_.SentFrames().size(), 10u + 270u);
+  pipeline_->Stop("callee_hangup");
+  auto turns = recorder_.Sorted();
+  ASSERT_EQ(turns.size(), 3u);
+  EXPECT_EQ(turns[2].text(), line);
+  EXPECT_FALSE(turns[2].interrupted());
+}
+
 // Some callee sides send nothing while silent: speech must still end, and the turn with it.
 TEST_F(VoicePipelineTest, ACalleeThatStopsSendingEndsItsTurn) {
   Start({}, {"yes speaking"}, "Hello.", {{.text = "Great.", .turn = {}}});

@@ -37,8 +37,18 @@ class FakeLeg final : public CallLeg {
     return absl::OkStatus();
   }
   absl::Duration QueuedAudio() const override;
-  bool WaitAudioSent(absl::Duration timeout) override {
-    return QueuedAudio() == absl::ZeroDuration();
+  bool WaitAudioSent(absl::Duration timeout) override { return QueuedAudio() == absl::ZeroDuration(); }
+  // Never waits (nothing is held as PCM here); records the audio queued at each call.
+  bool WaitPcmBelow(int64_t /*frames*/, absl::Duration /*timeout*/) override {
+    absl::Duration queued = QueuedAudio();
+    absl::MutexLock lock(&mu_);
+    pcm_waits_.push_back(queued);
+    return true;
+  }
+  // QueuedAudio() at each WaitPcmBelow, in order.
+  std::vector<absl::Duration> pcm_waits() const {
+    absl::MutexLock lock(&mu_);
+    return pcm_waits_;
   }
   void Hangup(HangupCause cause, const std::string& detail) override;
   LegStats Stats() const override;
@@ -62,6 +72,7 @@ class FakeLeg final : public CallLeg {
   mutable std::vector<Sent> sent_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Time> clears_ ABSL_GUARDED_BY(mu_);
   bool hung_up_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<absl::Duration> pcm_waits_ ABSL_GUARDED_BY(mu_);
 };
 
 // A PipelineHost over a FakeLeg that records what the pipeline asked for.
