@@ -283,7 +283,7 @@ std::optional<SessionResult> CallSession::Setup() {
   }
   state_started_ = true;
   state_ = started->state();
-  PipelineContext context{&call_, config_.config.get(), state_, env_.worker_id};
+  PipelineContext context{&call_, config_.config.get(), state_, env_.worker_id, config_.config};
   absl::StatusOr<std::unique_ptr<CallPipeline>> pipeline = env_.pipelines->Create(context);
   if (!pipeline.ok()) {
     return Finish({parley::v1::CALL_STATUS_FAILED,

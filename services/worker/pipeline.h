@@ -62,6 +62,9 @@ struct PipelineContext {
   const parley::v1::RuntimeConfig* config = nullptr;  // template, graph, prompts, credentials
   google::protobuf::Struct state;                     // conversation state from state StartCall
   std::string worker_id;
+  // What `config` points to, when shared (the config cache's entry): lets the calls of one
+  // config share what is built from it once. May be null (then it is built per call).
+  std::shared_ptr<const parley::v1::RuntimeConfig> shared_config;
 };
 
 // The end-of-call report (state CompleteCall's summary and metrics).

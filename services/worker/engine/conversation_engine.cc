@@ -29,12 +29,19 @@ absl::StatusOr<std::unique_ptr<ConversationEngine>> ConversationEngine::Create(
     const v1::RuntimeConfig& config, Json call_context, Json initial_state,
     speech::LanguageModel* llm, EngineHooks hooks, EngineOptions options) {
   PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<GraphModel> model, GraphModel::FromRuntimeConfig(config));
+  return Create(std::shared_ptr<const GraphModel>(std::move(model)), std::move(call_context),
+                std::move(initial_state), llm, std::move(hooks), std::move(options));
+}
+
+std::unique_ptr<ConversationEngine> ConversationEngine::Create(
+    std::shared_ptr<const GraphModel> model, Json call_context, Json initial_state,
+    speech::LanguageModel* llm, EngineHooks hooks, EngineOptions options) {
   return std::unique_ptr<ConversationEngine>(
       new ConversationEngine(std::move(model), std::move(call_context), std::move(initial_state),
                              llm, std::move(hooks), std::move(options)));
 }
 
-ConversationEngine::ConversationEngine(std::unique_ptr<GraphModel> model, Json call_context,
+ConversationEngine::ConversationEngine(std::shared_ptr<const GraphModel> model, Json call_context,
                                        Json initial_state, speech::LanguageModel* llm,
                                        EngineHooks hooks, EngineOptions options)
     : model_(std::move(model)),

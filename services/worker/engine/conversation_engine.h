@@ -115,6 +115,12 @@ class ConversationEngine final {
   static absl::StatusOr<std::unique_ptr<ConversationEngine>> Create(
       const v1::RuntimeConfig& config, nlohmann::json call_context, nlohmann::json initial_state,
       speech::LanguageModel* llm, EngineHooks hooks, EngineOptions options = {});
+  // The same on a model built already (SharedGraphModel: calls of one config share it).
+  static std::unique_ptr<ConversationEngine> Create(std::shared_ptr<const GraphModel> model,
+                                                    nlohmann::json call_context,
+                                                    nlohmann::json initial_state,
+                                                    speech::LanguageModel* llm, EngineHooks hooks,
+                                                    EngineOptions options = {});
 
   // Enters the start node (its set_state, through update_state; a "node" event) and returns the
   // greeting: the template's `greeting`, else the start node's lines, filled — never the
@@ -160,7 +166,7 @@ class ConversationEngine final {
   const std::string& ended_reason() const { return ended_reason_; }
 
  private:
-  ConversationEngine(std::unique_ptr<GraphModel> model, nlohmann::json call_context,
+  ConversationEngine(std::shared_ptr<const GraphModel> model, nlohmann::json call_context,
                      nlohmann::json initial_state, speech::LanguageModel* llm, EngineHooks hooks,
                      EngineOptions options);
 
@@ -199,7 +205,7 @@ class ConversationEngine final {
   nlohmann::json RunTool(const speech::ToolCall& call, TurnOutput& out);
   nlohmann::json RunHttpTool(const v1::ToolSpec& tool, const nlohmann::json& args);
 
-  std::unique_ptr<GraphModel> model_;
+  std::shared_ptr<const GraphModel> model_;
   nlohmann::json call_context_;       // as given
   nlohmann::json effective_context_;  // default_context merged under call_context_
   nlohmann::json state_;

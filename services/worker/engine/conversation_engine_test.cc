@@ -297,5 +297,39 @@ TEST(ScriptedEngineTest, BadGraphIsRejected) {
   EXPECT_THAT(made.status().message(), HasSubstr("graph.nodes[0].transitions[0].condition"));
 }
 
+// The calls of one config share one graph model; another config (also one allocated where a freed
+// one was) gets its own, and a bad config fails as Create does.
+TEST(SharedGraphModelTest, OneModelPerLiveConfig) {
+  auto tiny = std::make_shared<const v1::RuntimeConfig>(Tiny());
+  absl::StatusOr<std::shared_ptr<const GraphModel>> a = SharedGraphModel(tiny);
+  absl::StatusOr<std::shared_ptr<const GraphModel>> b = SharedGraphModel(tiny);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->get(), b->get());
+  const std::string tiny_start = tiny->graph().spec().fields().at("start_node").string_value();
+  EXPECT_EQ((*a)->graph().start_node(), tiny_start);
+
+  // Freed, then configs allocated until one takes its address (malloc reuses the block at once).
+  const v1::RuntimeConfig* freed = tiny.get();
+  tiny.reset();
+  std::vector<std::shared_ptr<const v1::RuntimeConfig>> others;
+  for (int i = 0; i < 100 && (others.empty() || others.back().get() != freed); ++i) {
+    others.push_back(std::make_shared<const v1::RuntimeConfig>(Example("lead-qualifier")));
+  }
+  absl::StatusOr<std::shared_ptr<const GraphModel>> c = SharedGraphModel(others.back());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_NE(c->get(), a->get());
+  EXPECT_EQ((*c)->graph().start_node(), "greet");
+  EXPECT_NE(tiny_start, "greet");
+
+  Json graph = TinyGraph();
+  graph["nodes"][0]["transitions"][0]["condition"] = "amount >";
+  absl::StatusOr<v1::RuntimeConfig> bad = MakeRuntimeConfig(graph, TinyTemplate(), TinyAgent());
+  ASSERT_TRUE(bad.ok());
+  absl::StatusOr<std::shared_ptr<const GraphModel>> refused =
+      SharedGraphModel(std::make_shared<const v1::RuntimeConfig>(*bad));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace parley::engine

@@ -3,8 +3,10 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/json/proto_json.h"
 #include "common/json/struct_convert.h"
 #include "common/status/status.h"
@@ -122,6 +124,33 @@ const v1::ToolSpec* GraphModel::tool(std::string_view name) const {
     if (tool.name() == name) return &tool;
   }
   return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const GraphModel>> SharedGraphModel(
+    const std::shared_ptr<const v1::RuntimeConfig>& config) {
+  struct Entry {
+    std::weak_ptr<const v1::RuntimeConfig> config;
+    std::shared_ptr<const GraphModel> model;
+  };
+  static absl::Mutex mu;
+  static auto* models = new absl::flat_hash_map<const v1::RuntimeConfig*, Entry>();
+  {
+    absl::MutexLock lock(&mu);
+    auto it = models->find(config.get());
+    // The same live config (an expired weak_ptr: the address was reused by another config).
+    if (it != models->end() && it->second.config.lock() == config) return it->second.model;
+  }
+  // Built outside the lock: two first calls may both build; the second one's model is kept.
+  PARLEY_ASSIGN_OR_RETURN(std::unique_ptr<GraphModel> built,
+                          GraphModel::FromRuntimeConfig(*config));
+  std::shared_ptr<const GraphModel> model = std::move(built);
+  absl::MutexLock lock(&mu);
+  // Entries of configs that are gone, dropped as the map grows (the config cache holds ≤ 1000).
+  if (models->size() >= 64) {
+    absl::erase_if(*models, [](const auto& kv) { return kv.second.config.expired(); });
+  }
+  (*models)[config.get()] = Entry{config, model};
+  return model;
 }
 
 }  // namespace parley::engine

@@ -1,4 +1,4 @@
-// The parts of a RuntimeConfig the conversation engine walks, parsed once per call: the graph
+// The parts of a RuntimeConfig the conversation engine walks, parsed once per config: the graph
 // (GraphSpec) with its nodes indexed by name and its transition conditions compiled, the template
 // (TemplateSpec), the agent (AgentSpec), prompt texts by name and the credentials.
 //
@@ -7,7 +7,10 @@
 //   const GraphModel::Node* start = model->node(model->graph().start_node());
 //   for (const GraphModel::Edge& edge : start->edges) { ... edge.condition.Evaluate(state) ... }
 //
-// Immutable after construction; thread-safe to read.
+// Immutable after construction; thread-safe to read. The calls that share one RuntimeConfig (the
+// worker's config cache hands out one per agent, campaign and overrides) share one model:
+//
+//   std::shared_ptr<const GraphModel> model = SharedGraphModel(cached.config).value();
 #pragma once
 
 #include <map>
@@ -86,5 +89,11 @@ class GraphModel final {
   std::map<std::string, std::string, std::less<>> prompts_;
   std::map<std::string, std::string, std::less<>> credentials_;
 };
+
+// The model of `config`, built once while `config` is alive and shared by every caller that
+// passes the same config; a config freed and another allocated at its address is never confused
+// with it. Thread-safe. Fails as FromRuntimeConfig does (and is asked again next time).
+absl::StatusOr<std::shared_ptr<const GraphModel>> SharedGraphModel(
+    const std::shared_ptr<const v1::RuntimeConfig>& config);
 
 }  // namespace parley::engine

@@ -17,9 +17,8 @@ struct PendingWrites {
 class EngineDialogue final : public Dialogue {
  public:
   EngineDialogue(std::unique_ptr<engine::ConversationEngine> engine,
-                 std::shared_ptr<speech::LanguageModel> llm,
-                 std::shared_ptr<PendingWrites> pending, ConversationRecorder* recorder,
-                 std::string call_id, int attempt,
+                 std::shared_ptr<speech::LanguageModel> llm, std::shared_ptr<PendingWrites> pending,
+                 ConversationRecorder* recorder, std::string call_id, int attempt,
                  std::function<void(std::string, std::map<std::string, std::string>)> event)
       : engine_(std::move(engine)),
         llm_(std::move(llm)),
@@ -124,14 +123,23 @@ absl::StatusOr<std::unique_ptr<Dialogue>> MakeEngineDialogue(
             pending->events.emplace_back(std::string(type), detail);
           },
   };
-  PARLEY_ASSIGN_OR_RETURN(
-      std::unique_ptr<engine::ConversationEngine> engine,
-      engine::ConversationEngine::Create(*context.config, std::move(call_context),
-                                         json::StructToJson(context.state), llm.get(),
-                                         std::move(hooks), {.call_id = call_id}));
-  return std::unique_ptr<Dialogue>(std::make_unique<EngineDialogue>(
-      std::move(engine), std::move(llm), std::move(pending), recorder, call_id, attempt,
-      std::move(event)));
+  std::unique_ptr<engine::ConversationEngine> engine;
+  if (context.shared_config != nullptr && context.shared_config.get() == context.config) {
+    // Calls of one config share its graph model (a few tens of KiB per call otherwise).
+    PARLEY_ASSIGN_OR_RETURN(std::shared_ptr<const engine::GraphModel> model,
+                            engine::SharedGraphModel(context.shared_config));
+    engine = engine::ConversationEngine::Create(std::move(model), std::move(call_context),
+                                                json::StructToJson(context.state), llm.get(),
+                                                std::move(hooks), {.call_id = call_id});
+  } else {
+    PARLEY_ASSIGN_OR_RETURN(
+        engine, engine::ConversationEngine::Create(*context.config, std::move(call_context),
+                                                   json::StructToJson(context.state), llm.get(),
+                                                   std::move(hooks), {.call_id = call_id}));
+  }
+  return std::unique_ptr<Dialogue>(
+      std::make_unique<EngineDialogue>(std::move(engine), std::move(llm), std::move(pending),
+                                       recorder, call_id, attempt, std::move(event)));
 }
 
 }  // namespace parley::worker

@@ -212,7 +212,7 @@ class VoicePipeline final : public CallPipeline {
   std::unique_ptr<speech::SttSession> stt_;  // listener's
   // The greeting's first sentences, pre-synthesised while the phone rings, until at least
   // kGreetingAheadFrames; the sentences after those, synthesised at answer (SpeakGreetingRest).
-  static constexpr int64_t kGreetingAheadFrames = 150;  // 3 s
+  static constexpr int64_t kGreetingAheadFrames = 50;  // 1 s
   std::vector<audio::PcmFrame> greeting_;
   std::vector<std::string> greeting_rest_;  // the speaker's, once answered
   std::string greeting_text_;
