@@ -342,9 +342,11 @@ void VoicePipeline::Prepare() {
     log::Warn("no recogniser for the call",
               {{"call_id", call_.call_id}, {"error", stt.status().ToString()}});
   }
-  // Only the greeting's first seconds are synthesised now: the phone may ring for half a minute,
-  // and the whole greeting held as PCM by every ringing call was the largest part of a worker's
-  // memory per call. The rest is synthesised at answer, by the speaker, while these seconds play.
+  // Only the greeting's first sentence (more, while it is under kGreetingAheadFrames) is
+  // synthesised now: the phone may ring for half a minute, and the whole greeting held as PCM by
+  // every ringing call was a large part of a worker's memory per call. The rest is synthesised at
+  // answer, by the speaker, while the first sentence plays; a synthesiser slower than that (one
+  // espeak thread shared by many calls answered at once) would leave a pause after it.
   for (const std::string& sentence : sentences) {
     if (static_cast<int64_t>(greeting_.size()) >= kGreetingAheadFrames) {
       greeting_rest_.push_back(sentence);
