@@ -163,11 +163,6 @@ class VoicePipeline::Utterance {
     if (!first_text_) first_text_ = p_->clock_->Now();
     for (std::string& sentence : chunker_.Push(text)) Speak(sentence);
   }
-  // A whole sentence, chunked already.
-  void Sentence(const std::string& sentence) {
-    if (!first_text_) first_text_ = p_->clock_->Now();
-    Speak(sentence);
-  }
   // Speaks what is left; the status of the first failure.
   absl::Status Finish() {
     if (std::optional<std::string> rest = chunker_.Flush()) Speak(*rest);
@@ -342,16 +337,7 @@ void VoicePipeline::Prepare() {
     log::Warn("no recogniser for the call",
               {{"call_id", call_.call_id}, {"error", stt.status().ToString()}});
   }
-  // Only the greeting's first sentence (more, while it is under kGreetingAheadFrames) is
-  // synthesised now: the phone may ring for half a minute, and the whole greeting held as PCM by
-  // every ringing call was a large part of a worker's memory per call. The rest is synthesised at
-  // answer, by the speaker, while the first sentence plays; a synthesiser slower than that (one
-  // espeak thread shared by many calls answered at once) would leave a pause after it.
   for (const std::string& sentence : sentences) {
-    if (static_cast<int64_t>(greeting_.size()) >= kGreetingAheadFrames) {
-      greeting_rest_.push_back(sentence);
-      continue;
-    }
     std::vector<int16_t> pcm;
     absl::Status status = providers_.tts->Synthesize(
         sentence,
@@ -385,9 +371,8 @@ void VoicePipeline::OnAnswered(PipelineHost& host) {
                          .start = answered_at_,
                          .sentences = greeting_sentences_,
                          .frames = 0,
-                         .producing = !greeting_rest_.empty(),
+                         .producing = false,
                          .cancel = std::make_shared<speech::CancelFlag>()};
-      if (!greeting_rest_.empty()) Post(Job{.kind = Job::Kind::kGreetingRest});
       for (audio::PcmFrame& frame : greeting_) {
         if (!host.leg().PlayAudio(frame).ok()) break;
         ++agent_->frames;
@@ -404,8 +389,7 @@ void VoicePipeline::OnAnswered(PipelineHost& host) {
     held.swap(held_events_);
   }
   for (auto& [type, detail] : held) Event(type, std::move(detail));
-  // A greeting that ends the call ends it once all of it is queued (SpeakGreetingRest).
-  if (greeting_turn_.end_call && greeting_rest_.empty()) {
+  if (greeting_turn_.end_call) {
     host.EndCall(greeting_turn_.outcome, greeting_turn_.ended_reason);
   }
   if (options_.threaded) {
@@ -564,30 +548,7 @@ void VoicePipeline::EndCallNow(CallStatus outcome, std::string reason) {
   if (host != nullptr) host->EndCall(outcome, std::move(reason));
 }
 
-void VoicePipeline::SpeakGreetingRest() {
-  std::shared_ptr<speech::CancelFlag> cancel;
-  {
-    absl::MutexLock lock(&mu_);
-    if (host_ == nullptr || stopping_ || !agent_) return;
-    cancel = agent_->cancel;  // the greeting's turn, which this continues
-  }
-  Utterance utterance(this, cancel, clock_->Now());
-  for (const std::string& sentence : greeting_rest_) utterance.Sentence(sentence);
-  absl::Status spoken = utterance.Finish();
-  if (!spoken.ok()) Event("tts_error", {{"error", std::string(spoken.message())}});
-  {
-    absl::MutexLock lock(&mu_);
-    if (agent_ && agent_->cancel == cancel) agent_->producing = false;
-  }
-  std::vector<std::string>().swap(greeting_rest_);
-  if (greeting_turn_.end_call) EndCallNow(greeting_turn_.outcome, greeting_turn_.ended_reason);
-}
-
 void VoicePipeline::RunJob(Job job) {
-  if (job.kind == Job::Kind::kGreetingRest) {
-    SpeakGreetingRest();
-    return;
-  }
   if (job.kind == Job::Kind::kInterrupted) {
     dialogue_->Interrupted(job.text);
     return;

@@ -146,8 +146,7 @@ class VoicePipeline final : public CallPipeline {
  private:
   // Work for the speaker thread.
   struct Job {
-    // kGreetingRest: synthesise and queue the greeting's sentences after its first seconds.
-    enum class Kind { kReply, kSay, kInterrupted, kFlush, kGreetingRest } kind = Kind::kReply;
+    enum class Kind { kReply, kSay, kInterrupted, kFlush } kind = Kind::kReply;
     std::string text;  // kReply: the callee's turn; kSay: what to say; kInterrupted: heard
     // kSay: say the dialogue's nudge / its goodbye for this reason instead of `text` (the
     // dialogue is only used on the speaker's thread).
@@ -194,7 +193,6 @@ class VoicePipeline final : public CallPipeline {
   // Speaker side.
   void SpeakLoop();
   void RunJob(Job job);
-  void SpeakGreetingRest();
   // Speaks `text` pieces as they come (chunked into sentences, synthesised, queued on the leg).
   class Utterance;
   // Writes the recorded turns. False when they were kept to be tried again (the write failed
@@ -210,11 +208,7 @@ class VoicePipeline final : public CallPipeline {
   std::unique_ptr<Dialogue> dialogue_;
   speech::Clock* const clock_;
   std::unique_ptr<speech::SttSession> stt_;  // listener's
-  // The greeting's first sentences, pre-synthesised while the phone rings, until at least
-  // kGreetingAheadFrames; the sentences after those, synthesised at answer (SpeakGreetingRest).
-  static constexpr int64_t kGreetingAheadFrames = 50;  // 1 s
-  std::vector<audio::PcmFrame> greeting_;
-  std::vector<std::string> greeting_rest_;  // the speaker's, once answered
+  std::vector<audio::PcmFrame> greeting_;    // pre-synthesised
   std::string greeting_text_;
   std::vector<std::pair<std::string, int64_t>> greeting_sentences_;
   DialogueTurn greeting_turn_;

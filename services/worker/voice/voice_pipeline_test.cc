@@ -162,29 +162,6 @@ TEST_F(VoicePipelineTest, GreetingLeavesInTheFirstFrameAfterAnswer) {
   EXPECT_FALSE(turns[0].interrupted());
 }
 
-// Only the greeting's first seconds are synthesised while the phone rings (every ringing call
-// holds them as PCM); the rest is synthesised after the answer while those play, without a gap.
-TEST_F(VoicePipelineTest, LongGreetingIsSynthesisedInPartWhileRingingAndPlaysWhole) {
-  Start({}, {}, kLongGreeting);
-  // Sentence one (8 words × 200 ms = 1.6 s, at least the 1 s asked for) before the answer; the
-  // other two not yet.
-  EXPECT_EQ(tts_->calls(), 1);
-  EXPECT_EQ(leg_.QueuedAudio() + kFrame * static_cast<int>(leg_.SentFrames().size()),
-            absl::Milliseconds(1600));
-  Wait(absl::Seconds(6));
-  EXPECT_EQ(tts_->calls(), 3);
-  // The whole greeting (26 words, 5.2 s) went out, a frame every 20 ms from the answer on.
-  std::vector<double> sent = SentMs();
-  ASSERT_EQ(sent.size(), 260u);
-  for (size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(sent[i], 20.0 * i) << "frame " << i;
-  pipeline_->Stop("callee_hangup");
-  auto turns = recorder_.Sorted();
-  ASSERT_EQ(turns.size(), 1u);
-  EXPECT_EQ(turns[0].role(), parley::v1::ROLE_AGENT);
-  EXPECT_EQ(turns[0].text(), kLongGreeting);
-  EXPECT_FALSE(turns[0].interrupted());
-}
-
 // A turn the state service refuses as invalid is dropped, not sent again and again ahead of the
 // turns after it (which would then never be written either).
 TEST_F(VoicePipelineTest, ATurnRefusedAsInvalidDoesNotHoldBackTheRest) {
