@@ -475,13 +475,7 @@ std::optional<Clock::time_point> MediaCallLeg::RunDue(Clock::time_point now) {
       if (!item.is_mark) {
         const Clock::time_point sent = Clock::now();
         pacer_.Sent(sent);
-        if (stats_.first_audio_us < 0) {
-          stats_.first_audio_us =
-              std::chrono::duration_cast<std::chrono::microseconds>(sent - answered_at_).count();
-        }
-        stats_.frames_sent = pacer_.frames();
-        stats_.late_frames = pacer_.late_frames();
-        stats_.max_late_us = pacer_.max_late_us();
+        RecordFrameSent(stats_, pacer_, sent, answered_at_);
       }
     }
     if (!item.is_mark) EncodeAhead();

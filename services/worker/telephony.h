@@ -19,6 +19,7 @@
 // so they may call back into the leg. Every CallLeg method is thread-safe.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/audio/pcm.h"
+#include "common/media/frame_pacer.h"
 #include "parley/v1/config.pb.h"
 
 namespace parley::worker {
@@ -90,6 +92,20 @@ struct LegStats {
   // no audio was sent after an answer.
   int64_t first_audio_us = -1;
 };
+
+// Records on `stats` a frame of agent audio that left at `sent_at`, once `pacer` has counted it:
+// the pacer's counts, and the first audio time after `answered_at` for the first one.
+inline void RecordFrameSent(LegStats& stats, const media::FramePacer& pacer,
+                            std::chrono::steady_clock::time_point sent_at,
+                            std::chrono::steady_clock::time_point answered_at) {
+  if (stats.first_audio_us < 0) {
+    stats.first_audio_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(sent_at - answered_at).count();
+  }
+  stats.frames_sent = pacer.frames();
+  stats.late_frames = pacer.late_frames();
+  stats.max_late_us = pacer.max_late_us();
+}
 
 // What CallLeg::Transfer came to: OK when the transfer target answered; otherwise why not.
 // `sip_code` is the last SIP status the transfer reported (the REFER's refusal, or the status

@@ -614,13 +614,7 @@ std::optional<SipCall::Clock::time_point> SipCall::RunDue(Clock::time_point now)
     absl::MutexLock lock(&mu_);
     in_flight_ = false;
     pacer_.Sent(sent_at);
-    if (stats_.first_audio_us < 0) {
-      stats_.first_audio_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(sent_at - answered_at_).count();
-    }
-    stats_.frames_sent = pacer_.frames();
-    stats_.late_frames = pacer_.late_frames();
-    stats_.max_late_us = pacer_.max_late_us();
+    RecordFrameSent(stats_, pacer_, sent_at, answered_at_);
   }
 }
 
