@@ -49,7 +49,8 @@ ABSL_FLAG(int, malloc_arenas, 2,
           "glibc malloc arenas at most (M_ARENA_MAX; 0: glibc's 8 per core; env MALLOC_ARENA_MAX "
           "wins); fewer arenas keep less freed memory resident per call (malloc_tuning.h)");
 ABSL_FLAG(int, keep_pcm_frames, 25,
-          "20 ms frames of a call's queued audio kept as PCM; later ones are Opus-encoded ahead");
+          "20 ms frames of a call's queued audio left as PCM; while more are queued, the oldest "
+          "are Opus-encoded ahead");
 ABSL_FLAG(int, encode_ahead, 3,
           "queued frames Opus-encoded ahead after each frame sent (0: encode only when sent)");
 ABSL_FLAG(std::string, sip_listen, "0.0.0.0:0",

@@ -232,9 +232,9 @@ class MediaCallLeg final : public CallLeg, private media::FrameScheduler::Client
     return phase_;
   }
 
-  // Encodes up to queue_options_.encode_ahead of the oldest PCM frames queued beyond the first
-  // keep_pcm_frames, right after a frame was sent (so the encoder continues that run). Only
-  // RunDue calls it.
+  // Encodes up to queue_options_.encode_ahead of the oldest queued PCM frames while more than
+  // keep_pcm_frames are PCM, right after a frame was sent (so the encoder continues that run).
+  // Only RunDue calls it.
   void EncodeAhead();
 
   void ReadLoop();

@@ -20,11 +20,12 @@
 namespace parley::worker {
 
 // How the leg keeps the audio queued for sending. Frames are queued as PCM and encoded when sent;
-// beyond the first `keep_pcm_frames` (the next ~0.5 s), the scheduler's thread encodes the oldest
-// PCM frames ahead of time, `encode_ahead` of them after each frame it sends, so a long reply
-// does not sit in memory as PCM (640 bytes a frame against ~60 for its packet). The speaking
-// thread that queues the audio never encodes, and the first frames of a reply are never waiting
-// for an encoding burst. encode_ahead = 0 keeps everything as PCM until sent.
+// while more than `keep_pcm_frames` (~0.5 s) of the queue is PCM, the scheduler's thread encodes
+// the oldest PCM frames ahead of time — in queue order, as the leg's one encoder must —
+// `encode_ahead` of them after each frame it sends, so a long reply does not sit in memory as
+// PCM (640 bytes a frame against ~60 for its packet) and a short one is never encoded ahead. The
+// speaking thread that queues the audio never encodes, and the first frames of a reply are never
+// waiting for an encoding burst. encode_ahead = 0 keeps everything as PCM until sent.
 struct MediaLegQueueOptions {
   int64_t keep_pcm_frames = 25;
   int encode_ahead = 3;
