@@ -492,14 +492,19 @@ void MediaCallLeg::EncodeAhead() {
       if (phase_ != Phase::kUp) return;
       next = out_.NextToEncode(queue_options_.keep_pcm_frames);
       if (next == nullptr) return;
-      pcm = next->pcm;  // encoded outside mu_: PlayAudio never waits for an encoding
+      // Taken out, not copied, and encoded outside mu_ (PlayAudio never waits for an encoding):
+      // only this thread pops or reads a queued frame's samples.
+      pcm.swap(next->pcm);
       clears = out_.clears();
     }
     absl::StatusOr<std::string> payload = sender_->EncodePayload(pcm, /*new_run=*/false);
-    if (!payload.ok()) return;  // left as PCM: encoded again when sent, and logged then
     absl::MutexLock lock(&mu_);
-    // Only this thread pops, so `next` is still queued unless a Clear dropped everything.
+    // `next` is still queued unless a Clear dropped everything.
     if (out_.clears() != clears || phase_ != Phase::kUp) return;
+    if (!payload.ok()) {
+      next->pcm.swap(pcm);  // left as PCM: encoded again when sent, and logged then
+      return;
+    }
     out_.SetPacket(next, *std::move(payload));
   }
 }

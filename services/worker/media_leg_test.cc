@@ -202,9 +202,9 @@ TEST_F(MediaLegTest, AudioIsPacedInRealTimeAndArrivesIntact) {
 }
 
 TEST_F(MediaLegTest, QueuedAudioIsEncodedAheadOldestFirst) {
-  // 100 frames queued at once: beyond the first 25 the leg encodes ahead (3 per frame sent), so
-  // the PCM backlog falls well before the audio has been sent, and every frame still arrives in
-  // order and decodes to the tone.
+  // 100 frames queued at once: while more than 25 are PCM the leg encodes the oldest ahead (3 per
+  // frame sent), so the PCM backlog falls well before the audio has been sent, and every frame
+  // still arrives in order and decodes to the tone.
   endpoint_.SetScript("+14155550310", {.ring_for = absl::Milliseconds(20)});
   Recorder recorder;
   auto leg = Dial("+14155550310", &recorder);
