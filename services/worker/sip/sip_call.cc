@@ -189,6 +189,9 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
     case nua_i_invite:
       OnReinvite(nh, sip);
       return;
+    case nua_i_update:
+      OnUpdate(nh, sip);
+      return;
     case nua_r_bye:
       if (status >= 200) {
         // A BYE the stack sent by itself (the callee stopped refreshing the session, RFC 4028
@@ -289,47 +292,74 @@ void SipCall::OnInviteResponse(int status, const char* phrase, nua_handle_t* nh,
   Release(nh);
 }
 
+bool SipCall::TakeOffer(const std::string& body) {
+  // The offer must keep the codec our RTP runs with: it cannot change mid-call.
+  absl::StatusOr<MediaAnswer> media = ReadSdpAnswer(body, {codec_});
+  if (!media.ok()) {
+    log::Warn("sip offer refused",
+              {{"call_id", request_.call_id}, {"error", media.status().ToString()}});
+    return false;
+  }
+  const std::string direction = AnswerDirection(*media);
+  if (sdp_.has_value()) {
+    SdpOffer answer = *sdp_;
+    answer.codecs = {codec_};
+    answer.direction = direction;
+    std::string text = BuildSdpOffer(answer);
+    if (text != last_sdp_) {  // RFC 3264 §8: a changed SDP has the next version
+      answer.version = ++sdp_->version;
+      text = BuildSdpOffer(answer);
+    }
+    last_sdp_ = std::move(text);
+  } else {
+    last_sdp_ = WithDirection(last_sdp_, direction);
+  }
+  bool changed;
+  {
+    absl::MutexLock lock(&mu_);
+    changed = held_ == media->send_audio;
+    held_ = !media->send_audio;
+    if (changed && !held_) resumed_ = true;
+  }
+  if (changed) {
+    log::Info("sip hold", {{"call_id", request_.call_id}, {"direction", direction}});
+    // Taken off hold: RunDue, idle while held, sends again from now.
+    if (media->send_audio) scheduler_->Wake(slot_, Clock::now());
+  }
+  return true;
+}
+
 void SipCall::OnReinvite(nua_handle_t* nh, const sip_t* sip) {
   const std::string body = Body(sip);
-  if (!body.empty() && !codec_.empty()) {
-    // The offer must keep the codec our RTP runs with: it cannot change mid-call.
-    absl::StatusOr<MediaAnswer> media = ReadSdpAnswer(body, {codec_});
-    if (!media.ok()) {
-      log::Warn("sip re-INVITE refused",
-                {{"call_id", request_.call_id}, {"error", media.status().ToString()}});
-      nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-      return;
-    }
-    const std::string direction = AnswerDirection(*media);
-    if (sdp_.has_value()) {
-      SdpOffer answer = *sdp_;
-      answer.codecs = {codec_};
-      answer.direction = direction;
-      std::string text = BuildSdpOffer(answer);
-      if (text != last_sdp_) {  // RFC 3264 §8: a changed SDP has the next version
-        answer.version = ++sdp_->version;
-        text = BuildSdpOffer(answer);
-      }
-      last_sdp_ = std::move(text);
-    } else {
-      last_sdp_ = WithDirection(last_sdp_, direction);
-    }
-    bool changed;
-    {
-      absl::MutexLock lock(&mu_);
-      changed = held_ == media->send_audio;
-      held_ = !media->send_audio;
-      if (changed && !held_) resumed_ = true;
-    }
-    if (changed) {
-      log::Info("sip hold", {{"call_id", request_.call_id}, {"direction", direction}});
-      // Taken off hold: RunDue, idle while held, sends again from now.
-      if (media->send_audio) scheduler_->Wake(slot_, Clock::now());
-    }
+  if (!body.empty() && !codec_.empty() && !TakeOffer(body)) {
+    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+    return;
   }
   // Without SDP (a session refresh may come so) our last SDP goes out again unchanged as the
   // offer. nua adds the session timer headers (RFC 4028) to the 200.
   nua_respond(nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+              SIPTAG_PAYLOAD_STR(last_sdp_.c_str()), TAG_END());
+}
+
+void SipCall::OnUpdate(nua_handle_t* nh, const sip_t* sip) {
+  const std::string body = Body(sip);
+  // A non-INVITE request is answered with the event it came in (the handle may have more).
+  nua_t* nua = stack_->nua();
+  if (body.empty()) {
+    // No offer, so no answer (RFC 3311 §5.2): a session refresh. nua adds the timer headers.
+    nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+    return;
+  }
+  if (codec_.empty()) {
+    // Before the call's first offer/answer completed (ours, or the caller's, is outstanding).
+    nua_respond(nh, SIP_491_REQUEST_PENDING, NUTAG_WITH_THIS(nua), TAG_END());
+    return;
+  }
+  if (!TakeOffer(body)) {
+    nua_respond(nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(nua), TAG_END());
+    return;
+  }
+  nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
               SIPTAG_PAYLOAD_STR(last_sdp_.c_str()), TAG_END());
 }
 

@@ -76,6 +76,13 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   // A re-INVITE in our dialog (hold, unhold, session refresh): answers it and pauses or resumes
   // our RTP as its offer's direction says.
   void OnReinvite(nua_handle_t* nh, const sip_t* sip);
+  // An UPDATE in our dialog (RFC 3311): with an offer, as a re-INVITE's (hold, unhold); without
+  // one (a session refresh) a 200 without SDP.
+  void OnUpdate(nua_handle_t* nh, const sip_t* sip);
+  // A mid-call offer, once the call has its codec: false (nothing changed) when it drops the
+  // codec; else our answer, mirroring its direction, is in last_sdp_, and sending is paused or
+  // resumed as it says.
+  bool TakeOffer(const std::string& body);
   // The REFER's progress: its response (a refusal ends the transfer) and the NOTIFYs whose
   // message/sipfrag body carries the status line of the transferee's INVITE to the target.
   void OnReferResponse(int status, const char* phrase);
@@ -115,7 +122,7 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   // version goes up whenever our SDP changes). nullopt for inbound calls: their answers to
   // re-INVITEs are our first answer with the direction changed (WithDirection).
   std::optional<SdpOffer> sdp_;
-  std::string last_sdp_;  // the SDP we sent last (the offer, then answers to re-INVITEs)
+  std::string last_sdp_;  // the SDP we sent last (the offer, then answers to mid-call offers)
   std::string codec_;     // the codec the answer chose
   nua_handle_t* nh_ = nullptr;
   bool auth_sent_ = false;

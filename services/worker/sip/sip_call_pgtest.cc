@@ -53,6 +53,11 @@ class SipCallTest : public ::testing::Test {
     delete services_;
   }
 
+  // A call through `scenario` (hold.xml, hold_update.xml): the callee holds it with an offer of
+  // `offered` direction, expects `answered`, and resumes; the call must complete normally.
+  void ExpectHoldAndResumeKeepTheCall(const std::string& scenario, const std::string& offered,
+                                      const std::string& answered);
+
   // An agent whose trunk points at `peer`; returns the agent's name.
   std::string AgentFor(const SippPeer& peer, const std::string& codecs = R"(["pcmu"])",
                        const std::string& auth = "", const std::string& transport = "udp") {
@@ -290,8 +295,22 @@ class SipHoldTest : public SipCallTest,
 // echo after the hold. The call completes normally.
 TEST_P(SipHoldTest, HoldAndResumeReinvitesKeepTheCall) {
   const auto& [offered, answered] = GetParam();
+  ExpectHoldAndResumeKeepTheCall("hold.xml", offered, answered);
+}
+
+// The same with UPDATE (RFC 3311) instead of re-INVITE, as some PBXes hold a call: each 200
+// carries our answer mirroring the offer (no ACK follows an UPDATE), and a last UPDATE without
+// SDP — a session refresh — gets a 200 without SDP (sipp checks Content-Length: 0).
+TEST_P(SipHoldTest, HoldAndResumeUpdatesKeepTheCall) {
+  const auto& [offered, answered] = GetParam();
+  ExpectHoldAndResumeKeepTheCall("hold_update.xml", offered, answered);
+}
+
+void SipCallTest::ExpectHoldAndResumeKeepTheCall(const std::string& scenario,
+                                                 const std::string& offered,
+                                                 const std::string& answered) {
   SippPeer peer =
-      SippPeer::Start("hold.xml", {{"hold_direction", offered}, {"hold_answer", answered}});
+      SippPeer::Start(scenario, {{"hold_direction", offered}, {"hold_answer", answered}});
   CallsEnv calls(services_->redis());
   InProcessWorker worker(*services_, calls, {.sip = sip_});
   std::string id = calls.CreateCall(
@@ -306,6 +325,23 @@ TEST_P(SipHoldTest, HoldAndResumeReinvitesKeepTheCall) {
   // With the default options we never ask for a session timer of our own: sofia's default
   // (1800 s) would have us send an SDP-less refresh at 15 minutes.
   EXPECT_EQ(log.find("Session-Expires:"), std::string::npos) << log;
+}
+
+// The callee sends an UPDATE with an offer while ringing, before our INVITE's offer has its
+// answer: it gets 491 Request Pending (sipp requires it) and changes nothing — the call is then
+// answered and completes normally, with audio both ways.
+TEST_F(SipCallTest, OfferInAnUpdateBeforeTheAnswerIsRefusedWithRequestPending) {
+  SippPeer peer = SippPeer::Start("early_update.xml");
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 2000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "agent_hangup");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_NE(peer.Messages().find("SIP/2.0 491"), std::string::npos) << peer.Messages();
+  EXPECT_GE(worker.pipelines().Heard(id).size(), 8000u) << "no audio came back";
 }
 
 INSTANTIATE_TEST_SUITE_P(

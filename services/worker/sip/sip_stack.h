@@ -40,6 +40,9 @@ class SipTelephony::Stack {
   void Track(nua_handle_t* nh, std::shared_ptr<SipCall> call);
   void Forget(nua_handle_t* nh);
 
+  // Stack thread only: the agent (for NUTAG_WITH_THIS, answering the request being reported).
+  nua_t* nua() const { return nua_; }
+
   // Who decides on calls that come in (sip_inbound.h); null: they get 404.
   void set_inbound_handler(worker::InboundCallHandler* handler) { inbound_handler_ = handler; }
   worker::InboundCallHandler* inbound_handler() const { return inbound_handler_; }

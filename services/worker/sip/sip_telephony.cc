@@ -189,6 +189,11 @@ void SipTelephony::Stack::Callback(nua_event_t event, int status, char const* ph
     nua_respond(nh, SIP_404_NOT_FOUND, NUTAG_WITH_THIS(stack->nua_), TAG_END());
     return;
   }
+  if (event == nua_i_update && nh != nullptr) {
+    // A dialog whose call is gone (it ended; the handle is on its way out).
+    nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(stack->nua_), TAG_END());
+    return;
+  }
   if (event == nua_i_state && nh != nullptr && hmagic == nullptr) {
     int state = nua_callstate_init;
     tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
@@ -214,6 +219,8 @@ void SipTelephony::Stack::Run() {
         NUTAG_AUTOACK(1), NUTAG_AUTOANSWER(0), NUTAG_RETRY_COUNT(1),
         NUTAG_SESSION_TIMER(options_.session_expires_s), NUTAG_MIN_SE(options_.session_min_se_s),
         NUTAG_SESSION_REFRESHER(nua_any_refresher), NUTAG_UPDATE_REFRESH(1),
+        // UPDATE comes to SipCall: nua alone would answer an UPDATE's offer without SDP.
+        NUTAG_APPL_METHOD("UPDATE"),
         SIPTAG_USER_AGENT_STR(options_.user_agent.c_str()), NTATAG_UDP_MTU(65535), TAG_END());
     if (nua_ == nullptr) {
       status = absl::UnavailableError(absl::StrCat("sip: cannot listen on ", url));

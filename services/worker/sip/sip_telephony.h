@@ -23,8 +23,11 @@
 // handler (SetInboundHandler, sip_inbound.h), or gets 404 without one;
 // a re-INVITE within a call is answered 200 with our SDP, its direction mirroring the offer's
 // (sendonly → recvonly, inactive → inactive): while the callee holds the call no RTP goes out and
-// queued audio waits; it resumes when a sendrecv offer takes the call off hold. A re-INVITE whose
-// offer drops our codec gets 488 and changes nothing. Session timers: SipTelephonyOptions below.
+// queued audio waits; it resumes when a sendrecv offer takes the call off hold. An UPDATE with an
+// offer (RFC 3311; some PBXes hold so) is answered the same way in its 200; one without SDP (a
+// session refresh) gets a 200 without SDP; one with an offer before the call is up gets 491. A
+// mid-call offer that drops our codec gets 488 and changes nothing. Session timers:
+// SipTelephonyOptions below.
 // Transfer (CallLeg::Transfer; the `transfer` tool) sends REFER with Refer-To the target (an E.164
 // number becomes sip:<number>@<trunk host>:<port>, a sip: URI goes as it is) and follows the
 // NOTIFYs' message/sipfrag: 2xx → OK, ≥ 300 or a refused REFER → ABORTED with the code; the
