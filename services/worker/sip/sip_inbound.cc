@@ -8,6 +8,8 @@
 #include <random>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/log/redact.h"
@@ -86,6 +88,10 @@ class SipInboundLeg final : public worker::InboundLeg {
   void Hangup(worker::HangupCause cause, const std::string& detail) override {
     call_->Hangup(cause, detail);
   }
+  // A cold transfer (REFER) to `to`: an E.164 number goes to the side the call came from.
+  worker::TransferResult Transfer(const std::string& to, absl::Duration timeout) override {
+    return call_->Transfer(to, timeout);
+  }
   worker::LegStats Stats() const override { return call_->Stats(); }
 
  private:
@@ -143,6 +149,32 @@ std::string BodyOf(const sip_t* sip) {
     return "";
   }
   return std::string(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+}
+
+// The side an inbound call came from, as the "trunk" of its SipCall: the INVITE's Contact (else
+// the top Via's sent-by) and the Via's transport. Where an E.164 transfer target is sent
+// (Refer-To sip:<number>@<host>:<port>) — a PBX or carrier that offered us the call routes it.
+void SetCallerSide(const sip_t* sip, SipTrunkConfig& trunk) {
+  if (sip == nullptr) return;
+  const sip_via_t* via = sip->sip_via;
+  if (via != nullptr && via->v_protocol != nullptr) {
+    const std::string protocol = absl::AsciiStrToLower(via->v_protocol);  // "sip/2.0/udp"
+    if (absl::EndsWith(protocol, "/tcp")) trunk.transport = "tcp";
+  }
+  const url_t* contact = sip->sip_contact != nullptr ? sip->sip_contact->m_url : nullptr;
+  const char* host = contact != nullptr ? contact->url_host : nullptr;
+  const char* port = contact != nullptr ? contact->url_port : nullptr;
+  if (host == nullptr && via != nullptr) {
+    host = via->v_host;
+    port = via->v_port;
+  }
+  if (host == nullptr) return;
+  trunk.host = host;
+  if (!trunk.host.empty() && trunk.host.front() == '[') {
+    trunk.host = trunk.host.substr(1, trunk.host.size() - 2);  // RequestUri brackets IPv6 again
+  }
+  int number = 0;
+  trunk.port = port != nullptr && absl::SimpleAtoi(port, &number) && number > 0 ? number : 5060;
 }
 
 }  // namespace
@@ -217,6 +249,7 @@ void OfferInboundCall(SipTelephony::Stack* stack, worker::InboundCallHandler* ha
   }
   SipTrunkConfig defaults;  // an inbound call has no trunk: the default RTP range and codecs
   defaults.codecs = options.inbound_codecs;
+  SetCallerSide(sip, defaults);
   absl::StatusOr<std::unique_ptr<RtpSession>> rtp =
       RtpSession::Open({.bind_address = options.rtp_address,
                         .port_min = defaults.rtp_port_min,

@@ -102,9 +102,11 @@ class SipInboundTest : public ::testing::Test {
 
   // A worker (with `max_calls`) taking this test's SIP calls through a router.
   // `voice`: the pipelines the calls get, instead of the test prompt.
-  void StartWorker(int max_calls, int prompt_ms = 2000, PipelineFactory* voice = nullptr) {
-    pipelines_ = std::make_unique<TestPromptFactory>(
-        TestPromptOptions{.prompt_ms = prompt_ms, .keep_heard = true});
+  // `transfer_to`: the test prompt transfers the call there instead of hanging up.
+  void StartWorker(int max_calls, int prompt_ms = 2000, PipelineFactory* voice = nullptr,
+                   const std::string& transfer_to = "") {
+    pipelines_ = std::make_unique<TestPromptFactory>(TestPromptOptions{
+        .prompt_ms = prompt_ms, .transfer_to = transfer_to, .keep_heard = true});
     worker_ = std::make_unique<InProcessWorker>(
         *services_, *calls_,
         testing::WorkerSettings{.max_calls = max_calls,
@@ -274,6 +276,37 @@ TEST_F(SipInboundTest, VoiceAgentGreetsTheCallerAndRecordsTheTranscript) {
   EXPECT_EQ(transcript.turns(0).role(), parley::v1::ROLE_AGENT);
   EXPECT_EQ(transcript.turns(0).text(), "Thanks for calling the front desk.");
   EXPECT_FALSE(transcript.turns(0).interrupted());
+}
+
+// The agent transfers a caller (the `transfer` tool's path, PipelineHost::TransferCall): one
+// REFER in the inbound call's dialog whose Refer-To is the target number at the host and port the
+// call came from (sipp checks the number, the test the rest), sipp accepts it and reports the
+// target answered in NOTIFYs, and the worker hangs up: completed/"transferred" with sip_code 200.
+// (An inbound leg used to end such a call as if it could not transfer at all.)
+TEST_F(SipInboundTest, AgentTransfersTheCallerWithRefer) {
+  StartWorker(2, 600, nullptr, "+14155550111");
+  const std::string number = RoutedNumber();
+  SippPeer phone = Call("inbound_refer.xml", number,
+                        {{"caller", NewNumber()},
+                         {"refer_target", "14155550111"},
+                         {"sipfrag", "SIP/2.0 200 OK"}});
+  const std::string id = OnlyCall();
+  ASSERT_FALSE(id.empty());
+  calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "transferred");
+  EXPECT_EQ(done.direction, "inbound");
+  std::string sip_code;
+  for (const calls::CallEvent& e : calls_->Events(id)) {
+    EXPECT_NE(e.type, "transfer_failed");
+    if (e.detail.count("sip_code") > 0) sip_code = e.detail.at("sip_code");
+  }
+  EXPECT_EQ(sip_code, "200");
+  EXPECT_EQ(phone.Wait(absl::Seconds(15)), 0) << phone.Errors() << phone.Messages();
+  const std::string log = phone.Messages();
+  EXPECT_NE(log.find(absl::StrCat("Refer-To: <sip:+14155550111@127.0.0.1:", phone.port(), ">")),
+            std::string::npos)
+      << log;
 }
 
 // Only the worker the caller is connected to runs an inbound call. Another worker that reads

@@ -28,8 +28,9 @@
 // session refresh) gets a 200 without SDP; one with an offer before the call is up gets 491. A
 // mid-call offer that drops our codec gets 488 and changes nothing. Session timers:
 // SipTelephonyOptions below.
-// Transfer (CallLeg::Transfer; the `transfer` tool) sends REFER with Refer-To the target (an E.164
-// number becomes sip:<number>@<trunk host>:<port>, a sip: URI goes as it is) and follows the
+// Transfer (CallLeg::Transfer; the `transfer` tool), on dialed and inbound calls alike, sends REFER
+// with Refer-To the target (an E.164 number becomes sip:<number>@<trunk host>:<port> — for a call
+// that came in, the host of its INVITE's Contact — a sip: URI goes as it is) and follows the
 // NOTIFYs' message/sipfrag: 2xx → OK, ≥ 300 or a refused REFER → ABORTED with the code; the
 // session then hangs up (BYE). A transferee's BYE after a successful transfer is no hang-up.
 //
