@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "common/audio/tone.h"
@@ -142,4 +143,29 @@ TEST(RtpSessionTest, DtmfPacketByPacketNeverBlocks) {
 }
 
 }  // namespace
+// Stop runs on two threads at once when the callee's BYE (the SIP stack's thread) and the
+// session closing the leg meet: both return, and the receive thread is joined once. (Before,
+// both joined it: the second join waited forever on a thread that was gone.)
+TEST(RtpSessionTest, StopOnTwoThreadsAtOnceReturnsOnBoth) {
+  for (int round = 0; round < 50; ++round) {
+    auto a = Open();
+    auto b = Open();
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(a->Start(To(*b, "pcmu"), {}).ok());
+    std::atomic<int> ready{0};
+    auto stop = [&] {
+      ++ready;
+      while (ready < 2) {
+      }
+      a->Stop();
+    };
+    std::thread one(stop);
+    std::thread two(stop);
+    one.join();
+    two.join();
+    EXPECT_FALSE(a->SendFrame(std::vector<int16_t>(320), false).ok());
+  }
+}
+
 }  // namespace parley::sip
