@@ -226,13 +226,21 @@ absl::Status RtpSession::Start(const MediaAnswer& answer, RtpCallbacks callbacks
     sender_ = std::move(sender);
   }
   callbacks_ = std::move(callbacks);
-  receiver_ = std::thread([this] { ReceiveLoop(); });
+  absl::MutexLock lock(&join_mu_);
+  receiver_ = std::thread([this] {
+    receiver_id_ = std::this_thread::get_id();
+    ReceiveLoop();
+  });
   return absl::OkStatus();
 }
 
 void RtpSession::Stop() {
   stop_ = true;
-  if (receiver_.joinable() && receiver_.get_id() != std::this_thread::get_id()) receiver_.join();
+  // Not on the receive thread itself (a callback's): it ends once it returns there.
+  if (std::this_thread::get_id() != receiver_id_.load()) {
+    absl::MutexLock lock(&join_mu_);
+    if (receiver_.joinable()) receiver_.join();
+  }
   absl::MutexLock lock(&send_mu_);
   sender_.reset();
 }

@@ -123,7 +123,11 @@ class RtpSession final {
   const int rtcp_fd_;
   const int port_;
   std::atomic<bool> stop_{false};
-  std::thread receiver_;
+  // Stop may run on several threads at once (the SIP stack's on a BYE, the session's closing the
+  // leg): one joins the receive thread, the others wait for that under join_mu_.
+  absl::Mutex join_mu_;
+  std::thread receiver_ ABSL_GUARDED_BY(join_mu_);
+  std::atomic<std::thread::id> receiver_id_;  // the receive thread's, once it runs
   RtpCallbacks callbacks_;
 
   mutable absl::Mutex mu_;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "common/audio/tone.h"
@@ -62,17 +63,19 @@ void SendTone(RtpSession& from, int frames, const std::set<int>& lose = {}) {
 class RtpSessionCodecTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RtpSessionCodecTest, ToneArrivesAt16kHz) {
+  Heard heard_b;  // declared first: destroyed after the sessions whose callbacks write it
   auto a = Open();
   auto b = Open();
   ASSERT_TRUE(a && b);
-  Heard heard_b;
   ASSERT_TRUE(a->Start(To(*b, GetParam()), {}).ok());
   ASSERT_TRUE(b->Start(To(*a, GetParam()), heard_b.Callbacks()).ok());
   SendTone(*a, 50);
   absl::MutexLock lock(&heard_b.mu);
   ASSERT_GE(heard_b.samples.size(), 40u * audio::kFrameSamples);
   std::span<const int16_t> middle(heard_b.samples.data() + 3200, 16 * audio::kFrameSamples * 2);
-  EXPECT_NEAR(audio::ZeroCrossingFrequency(middle, 16000), 440, 8);
+  // A rate mix-up (8 vs 16 kHz, 48 kHz Opus taken for 44.1) moves the tone by 9 % or more; a few
+  // concealed frames on a loaded machine (the sanitizer runs) move it by a few hertz.
+  EXPECT_NEAR(audio::ZeroCrossingFrequency(middle, 16000), 440, 25);
   EXPECT_GT(audio::Rms(middle), 3000);
   EXPECT_GE(b->Stats().packets_received, 50);
 }
@@ -80,10 +83,10 @@ TEST_P(RtpSessionCodecTest, ToneArrivesAt16kHz) {
 INSTANTIATE_TEST_SUITE_P(Codecs, RtpSessionCodecTest, ::testing::Values("pcmu", "pcma", "opus"));
 
 TEST(RtpSessionTest, LostPacketIsConcealedNotDropped) {
+  Heard heard_b;  // declared first: destroyed after the sessions whose callbacks write it
   auto a = Open();
   auto b = Open();
   ASSERT_TRUE(a && b);
-  Heard heard_b;
   ASSERT_TRUE(a->Start(To(*b, "pcmu"), {}).ok());
   ASSERT_TRUE(b->Start(To(*a, "pcmu"), heard_b.Callbacks()).ok());
   SendTone(*a, 40, {20});
@@ -92,10 +95,10 @@ TEST(RtpSessionTest, LostPacketIsConcealedNotDropped) {
 }
 
 TEST(RtpSessionTest, DtmfBothWaysAndSymmetricReturnPath) {
+  Heard heard_a, heard_b;  // declared first: destroyed after the sessions
   auto a = Open();
   auto b = Open();
   ASSERT_TRUE(a && b);
-  Heard heard_a, heard_b;
   ASSERT_TRUE(a->Start(To(*b, "pcmu"), heard_a.Callbacks()).ok());
   // b believes a lives on a wrong port: symmetric RTP sends back where a's packets come from.
   MediaAnswer wrong = To(*a, "pcmu");
@@ -118,10 +121,10 @@ TEST(RtpSessionTest, DtmfBothWaysAndSymmetricReturnPath) {
 // The non-blocking form a shared sending thread uses: one packet per call, the end packets with
 // the last, and the key arrives once; audio sent afterwards still plays.
 TEST(RtpSessionTest, DtmfPacketByPacketNeverBlocks) {
+  Heard heard_b;  // declared first: destroyed after the sessions whose callbacks write it
   auto a = Open();
   auto b = Open();
   ASSERT_TRUE(a && b);
-  Heard heard_b;
   ASSERT_TRUE(a->Start(To(*b, "pcmu"), {}).ok());
   ASSERT_TRUE(b->Start(To(*a, "pcmu"), heard_b.Callbacks()).ok());
   absl::StatusOr<RtpSession::DtmfEvent> key = a->BeginDtmf("3", 100);
@@ -142,4 +145,29 @@ TEST(RtpSessionTest, DtmfPacketByPacketNeverBlocks) {
 }
 
 }  // namespace
+// Stop runs on two threads at once when the callee's BYE (the SIP stack's thread) and the
+// session closing the leg meet: both return, and the receive thread is joined once. (Before,
+// both joined it: the second join waited forever on a thread that was gone.)
+TEST(RtpSessionTest, StopOnTwoThreadsAtOnceReturnsOnBoth) {
+  for (int round = 0; round < 50; ++round) {
+    auto a = Open();
+    auto b = Open();
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(a->Start(To(*b, "pcmu"), {}).ok());
+    std::atomic<int> ready{0};
+    auto stop = [&] {
+      ++ready;
+      while (ready < 2) {
+      }
+      a->Stop();
+    };
+    std::thread one(stop);
+    std::thread two(stop);
+    one.join();
+    two.join();
+    EXPECT_FALSE(a->SendFrame(std::vector<int16_t>(320), false).ok());
+  }
+}
+
 }  // namespace parley::sip

@@ -166,11 +166,15 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
         transferred = transfer_ == TransferState::kSucceeded;
         // The transferee may hang up on us once the target answered (RFC 5589 §6.1) before our
         // BYE: the session ends the call itself as transferred, this is no hang-up to report.
-        if (transferred) {
+        // Before the final NOTIFY came (UDP may reorder them), Transfer waits a moment for it
+        // and reports the hang-up itself if it does not come.
+        bye_in_transfer_ = transfer_ == TransferState::kPending;
+        if (transferred || bye_in_transfer_) {
           phase_ = Phase::kEnded;
           out_.Clear();
           dtmf_.clear();
         }
+        transferred = transferred || bye_in_transfer_;
       }
       if (transferred) {
         audio_open_ = false;
@@ -214,8 +218,13 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
           absl::MutexLock lock(&mu_);
           ended = phase_ == Phase::kEnded;
           up = phase_ == Phase::kUp;
+          // The session ended under a transfer (the callee's BYE): the dialog lives on for the
+          // refer subscription's final NOTIFY, which the handle must still be there to receive.
+          keep_for_notify_ = ended && bye_in_transfer_ && transfer_ == TransferState::kPending;
         }
-        if (ended) {
+        if (keep_for_notify_) {
+          // Released by TransferDone, or after Transfer's wait for the NOTIFY.
+        } else if (ended) {
           Release(nh);
         } else if (up) {
           EndWith(Terminal(LegEventType::kMediaLost, "media_lost", "SIP session ended", status));

@@ -128,12 +128,17 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   bool auth_sent_ = false;
   bool released_ = false;
   bool inbound_ = false;  // the call came in (TrackInbound)
+  bool keep_for_notify_ = false;  // the dialog ended, its handle kept for a transfer's NOTIFY
 
   mutable absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kDialing;
   bool was_up_ ABSL_GUARDED_BY(mu_) = false;
   bool held_ ABSL_GUARDED_BY(mu_) = false;  // the callee put us on hold: no RTP goes out
   TransferState transfer_ ABSL_GUARDED_BY(mu_) = TransferState::kNone;
+  // The callee's BYE came while a transfer waited for its outcome (Transfer reports it).
+  bool bye_in_transfer_ ABSL_GUARDED_BY(mu_) = false;
+  // How long Transfer waits for the final NOTIFY after such a BYE.
+  static constexpr absl::Duration kFinalNotifyGrace = absl::Seconds(2);
   int transfer_code_ ABSL_GUARDED_BY(mu_) = 0;  // the last SIP status the transfer reported
   std::string transfer_detail_ ABSL_GUARDED_BY(mu_);
   bool ringing_reported_ ABSL_GUARDED_BY(mu_) = false;

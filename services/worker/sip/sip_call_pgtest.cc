@@ -468,6 +468,48 @@ INSTANTIATE_TEST_SUITE_P(
                       TransferCase{"Declined", "SIP/2.0 603 Declined", "transfer_failed", "603"}),
     [](const ::testing::TestParamInfo<TransferCase>& info) { return info.param.name; });
 
+// Over UDP the transferee's BYE (it hangs up the original call once the target answered, RFC
+// 5589 §6.1) can overtake the final NOTIFY. The worker waits a moment for that NOTIFY rather than
+// taking the BYE for a hang-up: the NOTIFY still gets its 200 (sipp requires it), the call
+// completes as "transferred" with the NOTIFY's 200, and no BYE of ours follows the callee's.
+TEST_F(SipCallTest, ByeBeforeTheFinalNotifyStillCompletesTheTransfer) {
+  SippPeer peer = SippPeer::Start("refer_bye_first.xml", {{"refer_target", "14155550111"},
+                                                           {"sipfrag", "SIP/2.0 200 OK"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 600, "test_transfer_to": "+14155550111"})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "transferred");
+  EXPECT_EQ(LastDetail(calls, id, "sip_code"), "200");
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "BYE"), 1) << peer.Messages();
+}
+
+// The transferee hangs up after "100 Trying" and no final NOTIFY ever comes: after its short wait
+// for one the worker records the transfer as failed — completed/"transfer_failed" with a
+// "transfer_failed" event — and sends no BYE of its own.
+TEST_F(SipCallTest, ByeWithoutAFinalNotifyFailsTheTransfer) {
+  SippPeer peer = SippPeer::Start("refer_bye_only.xml", {{"refer_target", "14155550111"}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer),
+       .to = NewNumber(),
+       .context_json = R"({"test_prompt_ms": 600, "test_transfer_to": "+14155550111"})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED);
+  EXPECT_EQ(done.ended_reason, "transfer_failed");
+  int failures = 0;
+  for (const calls::CallEvent& e : calls.Events(id)) failures += e.type == "transfer_failed";
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors() << peer.Messages();
+  EXPECT_EQ(CountRequests(peer.Messages(), "BYE"), 1) << peer.Messages();
+}
+
 // A trunk that does not do transfers refuses the REFER itself (405): no NOTIFY follows; the
 // failure is recorded with the code and the worker hangs up: completed/"transfer_failed".
 TEST_F(SipCallTest, RefusedReferIsRecordedAndTheCallEnds) {

@@ -49,25 +49,58 @@ worker::TransferResult SipCall::Transfer(const std::string& to, absl::Duration t
     const std::string refer_to = absl::StrCat("<", target, ">");
     nua_refer(self->nh_, SIPTAG_REFER_TO_STR(refer_to.c_str()), TAG_END());
   });
-  absl::MutexLock lock(&mu_);
-  if (!mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::TransferSettled), timeout)) {
-    transfer_ = TransferState::kFailed;
-    return {absl::DeadlineExceededError("transfer: no outcome in time"), transfer_code_};
+  worker::TransferResult result;
+  bool hung_up = false;  // by the callee, under the transfer, with no outcome after it
+  {
+    absl::MutexLock lock(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::TransferSettled), timeout)) {
+      transfer_ = TransferState::kFailed;
+      return {absl::DeadlineExceededError("transfer: no outcome in time"), transfer_code_};
+    }
+    if (transfer_ == TransferState::kPending && bye_in_transfer_) {
+      // The transferee hung up before the final NOTIFY reached us. It hangs up once the target
+      // answered (RFC 5589 §6.1), and over UDP its BYE may overtake that NOTIFY: wait for it a
+      // moment (nua keeps the dialog for the subscription) before calling this a hang-up.
+      auto settled = [](TransferState* state) { return *state != TransferState::kPending; };
+      mu_.AwaitWithTimeout(absl::Condition(+settled, &transfer_), kFinalNotifyGrace);
+    }
+    if (transfer_ == TransferState::kSucceeded) return {absl::OkStatus(), transfer_code_};
+    if (transfer_ == TransferState::kPending) {  // the call ended under the transfer
+      transfer_ = TransferState::kFailed;
+      hung_up = bye_in_transfer_;
+      result = {absl::AbortedError("transfer: the call ended before its outcome"),
+                transfer_code_};
+    } else {
+      result = {absl::AbortedError(absl::StrCat("transfer failed: ", transfer_detail_)),
+                transfer_code_};
+    }
   }
-  if (transfer_ == TransferState::kSucceeded) return {absl::OkStatus(), transfer_code_};
-  if (transfer_ == TransferState::kPending) {  // the call ended under the transfer
-    transfer_ = TransferState::kFailed;
-    return {absl::AbortedError("transfer: the call ended before its outcome"), transfer_code_};
+  if (hung_up) {
+    // The NOTIFY did not come: a dialog kept for it goes now.
+    std::shared_ptr<SipCall> self = shared_from_this();
+    stack_->Post([self](nua_t*) {
+      if (self->keep_for_notify_) self->Release(self->nh_);
+    });
+    // What the BYE held back while the outcome might still come (nua_i_bye, sip_call.cc).
+    worker::LegEvent e;
+    e.type = worker::LegEventType::kHangup;
+    e.reason = "callee_hangup";
+    e.detail = "BYE";
+    Emit(e);
   }
-  return {absl::AbortedError(absl::StrCat("transfer failed: ", transfer_detail_)), transfer_code_};
+  return result;
 }
 
 void SipCall::TransferDone(bool ok, int code, const std::string& detail) {
-  absl::MutexLock lock(&mu_);
-  if (transfer_ != TransferState::kPending) return;
-  transfer_ = ok ? TransferState::kSucceeded : TransferState::kFailed;
-  transfer_code_ = code;
-  transfer_detail_ = detail;
+  {
+    absl::MutexLock lock(&mu_);
+    if (transfer_ != TransferState::kPending) return;
+    transfer_ = ok ? TransferState::kSucceeded : TransferState::kFailed;
+    transfer_code_ = code;
+    transfer_detail_ = detail;
+  }
+  // The stack's thread (every caller is): a dialog kept only for this outcome can go now.
+  if (keep_for_notify_) Release(nh_);
 }
 
 void SipCall::OnReferResponse(int status, const char* phrase) {
