@@ -360,7 +360,8 @@ void SipCall::OnUpdate(nua_handle_t* nh, const sip_t* sip) {
     return;
   }
   if (codec_.empty()) {
-    // Before the call's first offer/answer completed (ours, or the caller's, is outstanding).
+    // Before the call's first offer/answer completed: our INVITE's offer is outstanding
+    // (RFC 3311 §5.2). (Inbound calls have no early dialog: we send no 1xx with a tag.)
     nua_respond(nh, SIP_491_REQUEST_PENDING, NUTAG_WITH_THIS(nua), TAG_END());
     return;
   }
@@ -508,6 +509,7 @@ void SipCall::Hangup(worker::HangupCause cause, const std::string& detail) {
   bool was_up;
   {
     absl::MutexLock lock(&mu_);
+    hangup_requested_ = true;
     if (phase_ == Phase::kEnded) return;
     phase_ = Phase::kEnded;
     was_up = was_up_;

@@ -102,6 +102,10 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   bool TransferSettled() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || transfer_ != TransferState::kPending;
   }
+  // After a BYE under a transfer: the outcome came, or the leg was told to hang up.
+  bool FinalNotifyWaitOver() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return transfer_ != TransferState::kPending || hangup_requested_;
+  }
 
   SipTelephony::Stack* const stack_;
   const worker::DialRequest request_;
@@ -137,6 +141,7 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   TransferState transfer_ ABSL_GUARDED_BY(mu_) = TransferState::kNone;
   // The callee's BYE came while a transfer waited for its outcome (Transfer reports it).
   bool bye_in_transfer_ ABSL_GUARDED_BY(mu_) = false;
+  bool hangup_requested_ ABSL_GUARDED_BY(mu_) = false;  // Hangup was called
   // How long Transfer waits for the final NOTIFY after such a BYE.
   static constexpr absl::Duration kFinalNotifyGrace = absl::Seconds(2);
   int transfer_code_ ABSL_GUARDED_BY(mu_) = 0;  // the last SIP status the transfer reported

@@ -41,7 +41,14 @@ worker::TransferResult SipCall::Transfer(const std::string& to, absl::Duration t
   log::Info("sip transfer", {{"call_id", request_.call_id}});
   std::shared_ptr<SipCall> self = shared_from_this();
   stack_->Post([self, target](nua_t*) {
-    if (self->nh_ == nullptr || self->released_) {
+    bool up;
+    {
+      absl::MutexLock lock(&self->mu_);
+      up = self->phase_ == Phase::kUp;
+    }
+    // Not once the call ended (a BYE came meanwhile): the dialog is gone, and a REFER would go
+    // outside it.
+    if (self->nh_ == nullptr || self->released_ || !up) {
       self->TransferDone(false, 0, "call ended");
       return;
     }
@@ -61,22 +68,23 @@ worker::TransferResult SipCall::Transfer(const std::string& to, absl::Duration t
       // The transferee hung up before the final NOTIFY reached us. It hangs up once the target
       // answered (RFC 5589 §6.1), and over UDP its BYE may overtake that NOTIFY: wait for it a
       // moment (nua keeps the dialog for the subscription) before calling this a hang-up.
-      auto settled = [](TransferState* state) { return *state != TransferState::kPending; };
-      mu_.AwaitWithTimeout(absl::Condition(+settled, &transfer_), kFinalNotifyGrace);
+      // A hang-up asked of the leg (a cancel, a lost lease) ends the wait.
+      mu_.AwaitWithTimeout(absl::Condition(this, &SipCall::FinalNotifyWaitOver),
+                           kFinalNotifyGrace);
     }
     if (transfer_ == TransferState::kSucceeded) return {absl::OkStatus(), transfer_code_};
     if (transfer_ == TransferState::kPending) {  // the call ended under the transfer
       transfer_ = TransferState::kFailed;
-      hung_up = bye_in_transfer_;
       result = {absl::AbortedError("transfer: the call ended before its outcome"),
                 transfer_code_};
     } else {
       result = {absl::AbortedError(absl::StrCat("transfer failed: ", transfer_detail_)),
                 transfer_code_};
     }
+    hung_up = bye_in_transfer_;
   }
   if (hung_up) {
-    // The NOTIFY did not come: a dialog kept for it goes now.
+    // No success after the callee's BYE: a dialog still kept for a NOTIFY goes now.
     std::shared_ptr<SipCall> self = shared_from_this();
     stack_->Post([self](nua_t*) {
       if (self->keep_for_notify_) self->Release(self->nh_);

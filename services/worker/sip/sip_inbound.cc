@@ -3,6 +3,7 @@
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
+#include <sofia-sip/url.h>
 
 #include <deque>
 #include <random>
@@ -152,8 +153,9 @@ std::string BodyOf(const sip_t* sip) {
 }
 
 // The side an inbound call came from, as the "trunk" of its SipCall: the INVITE's Contact (else
-// the top Via's sent-by) and the Via's transport. Where an E.164 transfer target is sent
-// (Refer-To sip:<number>@<host>:<port>) — a PBX or carrier that offered us the call routes it.
+// the top Via's sent-by), and the Contact's transport parameter (else the Via's transport).
+// Where an E.164 transfer target is sent (Refer-To sip:<number>@<host>:<port>) — a PBX or
+// carrier that offered us the call routes it.
 void SetCallerSide(const sip_t* sip, SipTrunkConfig& trunk) {
   if (sip == nullptr) return;
   const sip_via_t* via = sip->sip_via;
@@ -162,6 +164,12 @@ void SetCallerSide(const sip_t* sip, SipTrunkConfig& trunk) {
     if (absl::EndsWith(protocol, "/tcp")) trunk.transport = "tcp";
   }
   const url_t* contact = sip->sip_contact != nullptr ? sip->sip_contact->m_url : nullptr;
+  char transport[8] = {};
+  if (contact != nullptr && contact->url_params != nullptr &&
+      url_param(contact->url_params, "transport", transport, sizeof(transport)) > 0) {
+    // The Contact's own transport parameter, where it gives one, over the Via's.
+    trunk.transport = absl::AsciiStrToLower(transport) == "tcp" ? "tcp" : "udp";
+  }
   const char* host = contact != nullptr ? contact->url_host : nullptr;
   const char* port = contact != nullptr ? contact->url_port : nullptr;
   if (host == nullptr && via != nullptr) {

@@ -42,6 +42,8 @@ class SipTelephony::Stack {
 
   // Stack thread only: the agent (for NUTAG_WITH_THIS, answering the request being reported).
   nua_t* nua() const { return nua_; }
+  // Stack thread only: calls whose handles are tracked.
+  int tracked() const { return static_cast<int>(calls_.size()); }
 
   // Who decides on calls that come in (sip_inbound.h); null: they get 404.
   void set_inbound_handler(worker::InboundCallHandler* handler) { inbound_handler_ = handler; }

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <memory>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -136,6 +138,21 @@ void SipTelephony::Stack::Post(std::function<void(nua_t*)> work) {
   }
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+int SipTelephony::TrackedCalls() const {
+  struct Answer {
+    absl::Notification done;
+    std::atomic<int> n{-1};
+  };
+  auto answer = std::make_shared<Answer>();  // outlives a wait that gives up
+  Stack* stack = stack_.get();
+  stack_->Post([answer, stack](nua_t*) {
+    answer->n = stack->tracked();
+    answer->done.Notify();
+  });
+  answer->done.WaitForNotificationWithTimeout(absl::Seconds(5));
+  return answer->n;  // −1 when the stack did not answer
 }
 
 void SipTelephony::Stack::Track(nua_handle_t* nh, std::shared_ptr<SipCall> call) {

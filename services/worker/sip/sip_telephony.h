@@ -97,6 +97,10 @@ class SipTelephony final : public worker::Telephony {
   // it stay its own.
   void SetInboundHandler(worker::InboundCallHandler* handler);
 
+  // How many calls the stack still tracks (their SIP handles not yet released); for tests that
+  // check a call leaves nothing behind. Asks the stack's thread and waits for it.
+  int TrackedCalls() const;
+
   class Stack;
 
  private:
