@@ -234,6 +234,27 @@ absl::Status RtpSession::Start(const MediaAnswer& answer, RtpCallbacks callbacks
   return absl::OkStatus();
 }
 
+bool RtpSession::MoveRemote(const std::string& address, int port) {
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  if (port <= 0 || port > 65534 || address == "0.0.0.0" ||
+      inet_pton(AF_INET, address.c_str(), &remote.sin_addr) != 1) {
+    return false;
+  }
+  remote.sin_port = htons(static_cast<uint16_t>(port));
+  sockaddr_in remote_rtcp = remote;
+  remote_rtcp.sin_port = htons(static_cast<uint16_t>(port + 1));
+  absl::MutexLock lock(&mu_);
+  if (!started_ || (address == answer_.address && port == answer_.port)) return false;
+  answer_.address = address;
+  answer_.port = port;
+  moved_from_ = remote_;
+  remote_ = SockaddrBytes(remote);
+  remote_rtcp_ = SockaddrBytes(remote_rtcp);
+  latched_ = false;
+  return true;
+}
+
 void RtpSession::Stop() {
   stop_ = true;
   // Not on the receive thread itself (a callback's): it ends once it returns there.
@@ -421,7 +442,7 @@ void RtpSession::ReceiveLoop() {
             ++stats_.packets_received;
             // Symmetric RTP (RFC 4961): answer where the peer's media comes from.
             const std::string source = SockaddrBytes(from);
-            if (!latched_ || remote_ != source) {
+            if ((!latched_ || remote_ != source) && source != moved_from_) {
               remote_ = source;
               sockaddr_in rtcp_to = from;
               rtcp_to.sin_port = htons(static_cast<uint16_t>(ntohs(from.sin_port) + 1));

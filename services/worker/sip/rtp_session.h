@@ -108,6 +108,13 @@ class RtpSession final {
   // session stopped.
   bool SendDtmfPacket(DtmfEvent& event);
 
+  // A mid-call offer (re-INVITE, UPDATE) named `address`:`port` for the peer's media: when that
+  // is not where the SDP said before, our packets go there from now, until the peer's own
+  // packets show where it is (symmetric RTP again; late packets from the old address do not
+  // count). An address of 0.0.0.0 (an old-style hold)
+  // or one that is not IPv4 changes nothing. Returns whether the destination moved.
+  bool MoveRemote(const std::string& address, int port);
+
   // Stops receiving and sending; idempotent. Callbacks do not run after it returns.
   void Stop();
 
@@ -136,6 +143,9 @@ class RtpSession final {
   std::string remote_ ABSL_GUARDED_BY(mu_);  // sockaddr_in bytes of the RTP destination
   std::string remote_rtcp_ ABSL_GUARDED_BY(mu_);
   bool latched_ ABSL_GUARDED_BY(mu_) = false;
+  // The destination MoveRemote moved away from: packets still on their way from there do not
+  // pull ours back.
+  std::string moved_from_ ABSL_GUARDED_BY(mu_);
   RtpStats stats_ ABSL_GUARDED_BY(mu_);
 
   // The sending direction (SendFrame/SendDtmf), serialised.

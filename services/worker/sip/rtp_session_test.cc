@@ -170,4 +170,28 @@ TEST(RtpSessionTest, StopOnTwoThreadsAtOnceReturnsOnBoth) {
   }
 }
 
+// A mid-call offer moves the peer's media to another address: our packets go there at once,
+// before anything came from there, and packets still arriving from the old address do not pull
+// them back. The same address, 0.0.0.0 (an old-style hold) or a name move nothing.
+TEST(RtpSessionTest, MoveRemoteSendsToTheNewAddress) {
+  Heard heard_b, heard_c;  // declared first: destroyed after the sessions
+  auto a = Open();
+  auto b = Open();
+  auto c = Open();
+  ASSERT_TRUE(a && b && c);
+  ASSERT_TRUE(a->Start(To(*b, "pcmu"), {}).ok());
+  ASSERT_TRUE(b->Start(To(*a, "pcmu"), heard_b.Callbacks()).ok());
+  ASSERT_TRUE(c->Start(To(*a, "pcmu"), heard_c.Callbacks()).ok());
+  SendTone(*a, 10);
+  EXPECT_EQ(b->Stats().packets_received, 10);
+  EXPECT_FALSE(a->MoveRemote("127.0.0.1", b->port()));
+  EXPECT_FALSE(a->MoveRemote("0.0.0.0", c->port()));
+  EXPECT_FALSE(a->MoveRemote("localhost", c->port()));
+  ASSERT_TRUE(a->MoveRemote("127.0.0.1", c->port()));
+  SendTone(*b, 5);  // late packets from the old address
+  SendTone(*a, 10);
+  EXPECT_EQ(b->Stats().packets_received, 10);
+  EXPECT_EQ(c->Stats().packets_received, 10);
+}
+
 }  // namespace parley::sip

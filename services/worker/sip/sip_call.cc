@@ -310,6 +310,9 @@ bool SipCall::TakeOffer(const std::string& body) {
     return false;
   }
   const std::string direction = AnswerDirection(*media);
+  if (rtp_->MoveRemote(media->address, media->port)) {
+    log::Info("sip media moved", {{"call_id", request_.call_id}});
+  }
   if (sdp_.has_value()) {
     SdpOffer answer = *sdp_;
     answer.codecs = {codec_};

@@ -80,8 +80,8 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   // one (a session refresh) a 200 without SDP.
   void OnUpdate(nua_handle_t* nh, const sip_t* sip);
   // A mid-call offer, once the call has its codec: false (nothing changed) when it drops the
-  // codec; else our answer, mirroring its direction, is in last_sdp_, and sending is paused or
-  // resumed as it says.
+  // codec; else our answer, mirroring its direction, is in last_sdp_, sending is paused or
+  // resumed as it says, and goes to the media address it names (RtpSession::MoveRemote).
   bool TakeOffer(const std::string& body);
   // The REFER's progress: its response (a refusal ends the transfer) and the NOTIFYs whose
   // message/sipfrag body carries the status line of the transferee's INVITE to the target.
