@@ -175,13 +175,13 @@ absl::StatusOr<std::unique_ptr<RtpSession>> RtpSession::Open(const RtpSessionOpt
       close(rtp);
       continue;
     }
-    return std::unique_ptr<RtpSession>(new RtpSession(rtp, rtcp, port));
+    return std::unique_ptr<RtpSession>(new RtpSession(rtp, rtcp, port, options.move_settle));
   }
   return absl::UnavailableError("rtp: no free port pair in the range");
 }
 
-RtpSession::RtpSession(int rtp_fd, int rtcp_fd, int port)
-    : rtp_fd_(rtp_fd), rtcp_fd_(rtcp_fd), port_(port) {}
+RtpSession::RtpSession(int rtp_fd, int rtcp_fd, int port, std::chrono::milliseconds move_settle)
+    : rtp_fd_(rtp_fd), rtcp_fd_(rtcp_fd), port_(port), move_settle_(move_settle) {}
 
 RtpSession::~RtpSession() {
   Stop();
@@ -249,6 +249,7 @@ bool RtpSession::MoveRemote(const std::string& address, int port) {
   answer_.address = address;
   answer_.port = port;
   moved_from_ = remote_;
+  moved_at_ = Clock::now();
   remote_ = SockaddrBytes(remote);
   remote_rtcp_ = SockaddrBytes(remote_rtcp);
   latched_ = false;
@@ -442,7 +443,9 @@ void RtpSession::ReceiveLoop() {
             ++stats_.packets_received;
             // Symmetric RTP (RFC 4961): answer where the peer's media comes from.
             const std::string source = SockaddrBytes(from);
-            if ((!latched_ || remote_ != source) && source != moved_from_) {
+            const bool late_from_old = source == moved_from_ &&
+                                       Clock::now() - moved_at_ < move_settle_;
+            if ((!latched_ || remote_ != source) && !late_from_old) {
               remote_ = source;
               sockaddr_in rtcp_to = from;
               rtcp_to.sin_port = htons(static_cast<uint16_t>(ntohs(from.sin_port) + 1));

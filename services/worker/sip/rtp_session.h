@@ -46,6 +46,8 @@ struct RtpSessionOptions {
   std::string bind_address = "0.0.0.0";  // IPv4
   int port_min = 10000;                  // the RTP port is even, RTCP is the next one
   int port_max = 20000;
+  // After MoveRemote, packets from the old address this soon are late ones, not the peer's.
+  std::chrono::milliseconds move_settle{1000};
 };
 
 struct RtpCallbacks {
@@ -110,8 +112,8 @@ class RtpSession final {
 
   // A mid-call offer (re-INVITE, UPDATE) named `address`:`port` for the peer's media: when that
   // is not where the SDP said before, our packets go there from now, until the peer's own
-  // packets show where it is (symmetric RTP again; late packets from the old address do not
-  // count). An address of 0.0.0.0 (an old-style hold)
+  // packets show where it is (symmetric RTP again; packets from the old address within
+  // RtpSessionOptions::move_settle of the move — late ones — do not count). An address of 0.0.0.0 (an old-style hold)
   // or one that is not IPv4 changes nothing. Returns whether the destination moved.
   bool MoveRemote(const std::string& address, int port);
 
@@ -121,7 +123,7 @@ class RtpSession final {
   RtpStats Stats() const;
 
  private:
-  RtpSession(int rtp_fd, int rtcp_fd, int port);
+  RtpSession(int rtp_fd, int rtcp_fd, int port, std::chrono::milliseconds move_settle);
   class Receiver;
   void ReceiveLoop();
   bool SendDatagram(const std::string& packet, bool rtcp);
@@ -129,6 +131,7 @@ class RtpSession final {
   const int rtp_fd_;
   const int rtcp_fd_;
   const int port_;
+  const std::chrono::milliseconds move_settle_;
   std::atomic<bool> stop_{false};
   // Stop may run on several threads at once (the SIP stack's on a BYE, the session's closing the
   // leg): one joins the receive thread, the others wait for that under join_mu_.
@@ -143,9 +146,11 @@ class RtpSession final {
   std::string remote_ ABSL_GUARDED_BY(mu_);  // sockaddr_in bytes of the RTP destination
   std::string remote_rtcp_ ABSL_GUARDED_BY(mu_);
   bool latched_ ABSL_GUARDED_BY(mu_) = false;
-  // The destination MoveRemote moved away from: packets still on their way from there do not
-  // pull ours back.
+  // The destination MoveRemote moved away from, and when: packets from there within
+  // move_settle_ (still on their way) do not pull ours back; later ones do (a peer behind a NAT
+  // whose SDP changed but whose packets did not).
   std::string moved_from_ ABSL_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point moved_at_ ABSL_GUARDED_BY(mu_);
   RtpStats stats_ ABSL_GUARDED_BY(mu_);
 
   // The sending direction (SendFrame/SendDtmf), serialised.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "common/audio/tone.h"
@@ -39,8 +40,12 @@ MediaAnswer To(const RtpSession& peer, const std::string& codec) {
   return a;
 }
 
-std::unique_ptr<RtpSession> Open() {
-  auto s = RtpSession::Open({.bind_address = "127.0.0.1", .port_min = 10000, .port_max = 20000});
+std::unique_ptr<RtpSession> Open(
+    std::chrono::milliseconds move_settle = RtpSessionOptions().move_settle) {
+  auto s = RtpSession::Open({.bind_address = "127.0.0.1",
+                             .port_min = 10000,
+                             .port_max = 20000,
+                             .move_settle = move_settle});
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *std::move(s) : nullptr;
 }
@@ -171,11 +176,13 @@ TEST(RtpSessionTest, StopOnTwoThreadsAtOnceReturnsOnBoth) {
 }
 
 // A mid-call offer moves the peer's media to another address: our packets go there at once,
-// before anything came from there, and packets still arriving from the old address do not pull
-// them back. The same address, 0.0.0.0 (an old-style hold) or a name move nothing.
+// before anything came from there, and packets still arriving from the old address right after
+// do not pull them back. The same address, 0.0.0.0 (an old-style hold) or a name move nothing.
 TEST(RtpSessionTest, MoveRemoteSendsToTheNewAddress) {
   Heard heard_b, heard_c;  // declared first: destroyed after the sessions
-  auto a = Open();
+  // The old address's late packets below come within a fraction of a second of the move; the
+  // settle time is long enough that a slow machine does not make them look like the peer's.
+  auto a = Open(std::chrono::seconds(10));
   auto b = Open();
   auto c = Open();
   ASSERT_TRUE(a && b && c);
@@ -192,6 +199,25 @@ TEST(RtpSessionTest, MoveRemoteSendsToTheNewAddress) {
   SendTone(*a, 10);
   EXPECT_EQ(b->Stats().packets_received, 10);
   EXPECT_EQ(c->Stats().packets_received, 10);
+}
+
+// Packets from the old address after the settle time are the peer's own (a NAT that kept its
+// mapping while the SDP changed): symmetric RTP follows them again.
+TEST(RtpSessionTest, MoveRemoteGivesWayToThePeersOwnPacketsLater) {
+  auto a = Open(std::chrono::milliseconds(100));
+  auto b = Open();
+  auto c = Open();
+  ASSERT_TRUE(a && b && c);
+  ASSERT_TRUE(a->Start(To(*b, "pcmu"), {}).ok());
+  ASSERT_TRUE(b->Start(To(*a, "pcmu"), {}).ok());
+  ASSERT_TRUE(c->Start(To(*a, "pcmu"), {}).ok());
+  SendTone(*b, 5);  // a latches on b
+  ASSERT_TRUE(a->MoveRemote("127.0.0.1", c->port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the settle time
+  SendTone(*b, 5);
+  SendTone(*a, 10);
+  EXPECT_EQ(b->Stats().packets_received, 10);
+  EXPECT_EQ(c->Stats().packets_received, 0);
 }
 
 }  // namespace parley::sip
