@@ -113,8 +113,9 @@ class RtpSession final {
   // A mid-call offer (re-INVITE, UPDATE) named `address`:`port` for the peer's media: when that
   // is not where the SDP said before, our packets go there from now, until the peer's own
   // packets show where it is (symmetric RTP again; packets from the old address within
-  // RtpSessionOptions::move_settle of the move — late ones — do not count). An address of 0.0.0.0 (an old-style hold)
-  // or one that is not IPv4 changes nothing. Returns whether the destination moved.
+  // RtpSessionOptions::move_settle of the move — late ones — do not count). An address of
+  // 0.0.0.0 (an old-style hold) or one that is not IPv4 changes nothing. Returns whether the
+  // destination moved.
   bool MoveRemote(const std::string& address, int port);
 
   // Stops receiving and sending; idempotent. Callbacks do not run after it returns.
