@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -48,6 +49,27 @@ int BindUdp(const in_addr& address, int port) {
 
 std::string SockaddrBytes(const sockaddr_in& sa) {
   return std::string(reinterpret_cast<const char*>(&sa), sizeof(sa));
+}
+
+// The peer's RTP destination and its RTCP one (the same host, the next port), as SockaddrBytes.
+struct Destination {
+  std::string rtp;
+  std::string rtcp;
+};
+
+Destination DestinationAt(const sockaddr_in& rtp) {
+  sockaddr_in rtcp = rtp;
+  rtcp.sin_port = htons(static_cast<uint16_t>(ntohs(rtp.sin_port) + 1));
+  return {SockaddrBytes(rtp), SockaddrBytes(rtcp)};
+}
+
+// nullopt when `address` is not an IPv4 literal.
+std::optional<Destination> DestinationOf(const std::string& address, int port) {
+  sockaddr_in rtp{};
+  rtp.sin_family = AF_INET;
+  if (inet_pton(AF_INET, address.c_str(), &rtp.sin_addr) != 1) return std::nullopt;
+  rtp.sin_port = htons(static_cast<uint16_t>(port));
+  return DestinationAt(rtp);
 }
 
 }  // namespace
@@ -190,15 +212,11 @@ RtpSession::~RtpSession() {
 }
 
 absl::Status RtpSession::Start(const MediaAnswer& answer, RtpCallbacks callbacks) {
-  sockaddr_in remote{};
-  remote.sin_family = AF_INET;
-  if (inet_pton(AF_INET, answer.address.c_str(), &remote.sin_addr) != 1) {
+  std::optional<Destination> remote = DestinationOf(answer.address, answer.port);
+  if (!remote.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("rtp: remote address \"", answer.address, "\" is not IPv4"));
   }
-  remote.sin_port = htons(static_cast<uint16_t>(answer.port));
-  sockaddr_in remote_rtcp = remote;
-  remote_rtcp.sin_port = htons(static_cast<uint16_t>(answer.port + 1));
   auto sender = std::make_unique<Sender>();
   sender->codec = answer.codec;
   sender->dtmf_payload_type = answer.dtmf_payload_type;
@@ -218,8 +236,8 @@ absl::Status RtpSession::Start(const MediaAnswer& answer, RtpCallbacks callbacks
     if (started_) return absl::FailedPreconditionError("rtp: already started");
     started_ = true;
     answer_ = answer;
-    remote_ = SockaddrBytes(remote);
-    remote_rtcp_ = SockaddrBytes(remote_rtcp);
+    remote_ = std::move(remote->rtp);
+    remote_rtcp_ = std::move(remote->rtcp);
   }
   {
     absl::MutexLock lock(&send_mu_);
@@ -235,23 +253,17 @@ absl::Status RtpSession::Start(const MediaAnswer& answer, RtpCallbacks callbacks
 }
 
 bool RtpSession::MoveRemote(const std::string& address, int port) {
-  sockaddr_in remote{};
-  remote.sin_family = AF_INET;
-  if (port <= 0 || port > 65534 || address == "0.0.0.0" ||
-      inet_pton(AF_INET, address.c_str(), &remote.sin_addr) != 1) {
-    return false;
-  }
-  remote.sin_port = htons(static_cast<uint16_t>(port));
-  sockaddr_in remote_rtcp = remote;
-  remote_rtcp.sin_port = htons(static_cast<uint16_t>(port + 1));
+  if (port <= 0 || port > 65534 || address == "0.0.0.0") return false;
+  std::optional<Destination> remote = DestinationOf(address, port);
+  if (!remote.has_value()) return false;
   absl::MutexLock lock(&mu_);
   if (!started_ || (address == answer_.address && port == answer_.port)) return false;
   answer_.address = address;
   answer_.port = port;
   moved_from_ = remote_;
   moved_at_ = Clock::now();
-  remote_ = SockaddrBytes(remote);
-  remote_rtcp_ = SockaddrBytes(remote_rtcp);
+  remote_ = std::move(remote->rtp);
+  remote_rtcp_ = std::move(remote->rtcp);
   latched_ = false;
   return true;
 }
@@ -447,9 +459,7 @@ void RtpSession::ReceiveLoop() {
                                        Clock::now() - moved_at_ < move_settle_;
             if ((!latched_ || remote_ != source) && !late_from_old) {
               remote_ = source;
-              sockaddr_in rtcp_to = from;
-              rtcp_to.sin_port = htons(static_cast<uint16_t>(ntohs(from.sin_port) + 1));
-              remote_rtcp_ = SockaddrBytes(rtcp_to);
+              remote_rtcp_ = DestinationAt(from).rtcp;
               latched_ = true;
             }
           } else {
