@@ -160,23 +160,22 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
       OnInviteResponse(status, phrase, nh, sip);
       return;
     case nua_i_bye: {
-      bool transferred;
+      // The transferee may hang up on us once the target answered (RFC 5589 §6.1) before our
+      // BYE: the session ends the call itself as transferred, this is no hang-up to report.
+      // Before the final NOTIFY came (UDP may reorder them), Transfer waits a moment for it and
+      // reports the hang-up itself if it does not come.
+      bool transfer_reports;
       {
         absl::MutexLock lock(&mu_);
-        transferred = transfer_ == TransferState::kSucceeded;
-        // The transferee may hang up on us once the target answered (RFC 5589 §6.1) before our
-        // BYE: the session ends the call itself as transferred, this is no hang-up to report.
-        // Before the final NOTIFY came (UDP may reorder them), Transfer waits a moment for it
-        // and reports the hang-up itself if it does not come.
         bye_in_transfer_ = transfer_ == TransferState::kPending;
-        if (transferred || bye_in_transfer_) {
+        transfer_reports = bye_in_transfer_ || transfer_ == TransferState::kSucceeded;
+        if (transfer_reports) {
           phase_ = Phase::kEnded;
           out_.Clear();
           dtmf_.clear();
         }
-        transferred = transferred || bye_in_transfer_;
       }
-      if (transferred) {
+      if (transfer_reports) {
         audio_open_ = false;
         rtp_->Stop();
       } else {
