@@ -188,6 +188,16 @@ absl::StatusOr<std::string> NormalizeE164(std::string_view input, std::string_vi
         field, absl::StrCat("not a valid number for region ", RegionForMessage(number, region),
                             " (fewer than 7 digits)"));
   }
+  // Parse strips a national prefix even after a country code, so an input carrying the prefix
+  // twice ("+52 1 1 675 212 4671": Mexico's old mobile "1", doubled) gives an E.164 that reads
+  // back as another number (+5216752124671 parses as +526752124671). The caller stores and
+  // dials what we return, and every later check reads it with IsE164: refuse what it rejects
+  // (which also makes NormalizeE164 idempotent on its own results).
+  if (!IsE164(e164)) {
+    return InvalidField(
+        field, absl::StrCat("not a valid number for region ", RegionForMessage(number, region),
+                            " (its E.164 form ", e164, " reads back as another number)"));
+  }
   return e164;
 }
 

@@ -222,6 +222,19 @@ TEST(PhoneTest, ConcurrentUse) {
 namespace parley::phone {
 namespace {
 
+// Found by the phone_normalize fuzz target: Parse strips one of two national prefixes ("1", the
+// old Mexican mobile prefix), and the E.164 it gives reads back with the other one stripped too.
+TEST(NormalizeE164Test, ResultsThatDoNotReadBackAsThemselvesAreRefused) {
+  absl::StatusOr<std::string> e164 = NormalizeE164("+52116752124671", "US");
+  EXPECT_EQ(e164.status().code(), absl::StatusCode::kInvalidArgument) << e164.value_or("");
+  EXPECT_THAT(std::string(e164.status().message()),
+              HasSubstr("not a valid number for region MX (its E.164 form +5216752124671 reads "
+                        "back as another number)"));
+  // One prefix, the form people still write, is accepted and read as the number without it.
+  EXPECT_EQ(Normalized("+52 1 675 212 4671", "US"), "+526752124671");
+  EXPECT_EQ(Normalized("+526752124671", ""), "+526752124671");
+}
+
 // "+1" and ten digits take a shortcut past libphonenumber's Parse; the written-out national form
 // takes the full path. Both must agree on every number: valid or not, and the same E.164.
 TEST(NormalizeE164Test, NanpShortcutAgreesWithTheFullParse) {
