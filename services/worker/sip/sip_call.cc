@@ -229,8 +229,10 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
           EndWith(Terminal(LegEventType::kMediaLost, "media_lost", "SIP session ended", status));
           Release(nh);
         } else if (inbound_) {
-          // The caller gave up (CANCEL) before we answered, or never confirmed our answer.
-          EndWith(Terminal(LegEventType::kHangup, "callee_hangup", "dialog terminated", 0));
+          // The caller gave up (CANCEL; nua answered it, and the INVITE with 487) before our 200
+          // — which, once sent, makes the call up. Nobody answered: not a completed call.
+          EndWith(Terminal(LegEventType::kNoAnswer, "abandoned",
+                           "the caller hung up before the answer", 0));
           Release(nh);
         }
       }

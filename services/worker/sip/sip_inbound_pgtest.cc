@@ -8,9 +8,11 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/audio/tone.h"
 #include "common/grpc/client.h"
 #include "common/grpc/server.h"
@@ -103,8 +105,9 @@ class SipInboundTest : public ::testing::Test {
   // A worker (with `max_calls`) taking this test's SIP calls through a router.
   // `voice`: the pipelines the calls get, instead of the test prompt.
   // `transfer_to`: the test prompt transfers the call there instead of hanging up.
+  // `create`: how the router creates the call, instead of the dispatcher's CreateCall.
   void StartWorker(int max_calls, int prompt_ms = 2000, PipelineFactory* voice = nullptr,
-                   const std::string& transfer_to = "") {
+                   const std::string& transfer_to = "", InboundCallCreator create = nullptr) {
     pipelines_ = std::make_unique<TestPromptFactory>(TestPromptOptions{
         .prompt_ms = prompt_ms, .transfer_to = transfer_to, .keep_heard = true});
     worker_ = std::make_unique<InProcessWorker>(
@@ -116,7 +119,8 @@ class SipInboundTest : public ::testing::Test {
     router_ = std::make_unique<InboundRouter>(
         &worker_->worker(),
         InboundRoutesFromConfigApi({.address = services_->config_address()}, absl::Seconds(1)),
-        InboundCallsThroughDispatcher({.address = dispatcher_address_}));
+        create != nullptr ? std::move(create)
+                          : InboundCallsThroughDispatcher({.address = dispatcher_address_}));
     sip_->SetInboundHandler(router_.get());
   }
 
@@ -347,6 +351,45 @@ TEST_F(SipInboundTest, OtherWorkersNeverRunAnInboundCallAndEndItWhenItsWorkerIsL
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(calls_->JobsInStream(), 0);
+}
+
+// The caller gives up (CANCEL) after the call was created and before the worker answers: the
+// caller gets 487, the worker's answer finds the dialog gone and sends nothing, and the call ends
+// at once as abandoned (no_answer: nobody answered; not completed, which means a conversation
+// took place) — not queued or ringing until a timeout — freeing the worker's only slot for the
+// next caller. The router is held between CreateCall and the answer until
+// sipp has its 487, so the CANCEL always lands in that window.
+TEST_F(SipInboundTest, CallerWhoCancelsBeforeTheAnswerEndsTheCall) {
+  absl::Notification caller_gone;
+  InboundCallCreator through = InboundCallsThroughDispatcher({.address = dispatcher_address_});
+  std::atomic<int> created = 0;
+  StartWorker(1, 2000, nullptr, "",
+              [&](const parley::v1::CreateCallRequest& request) -> absl::StatusOr<parley::v1::Call> {
+                absl::StatusOr<parley::v1::Call> call = through(request);
+                if (created++ == 0) caller_gone.WaitForNotificationWithTimeout(absl::Seconds(20));
+                return call;
+              });
+  const std::string number = RoutedNumber();
+  SippPeer phone = Call("inbound_cancel.xml", number, {{"caller", NewNumber()}});
+  const std::string id = OnlyCall();
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(phone.Wait(absl::Seconds(20)), 0) << phone.Errors() << phone.Messages();
+  caller_gone.Notify();
+
+  calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(10));
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_NO_ANSWER) << done.ended_reason;
+  EXPECT_EQ(done.ended_reason, "abandoned");
+  EXPECT_EQ(done.direction, "inbound");
+  EXPECT_EQ(calls_->StatusTrail(id),
+            (std::vector<std::string>{"queued", "assigned", "dialing", "no_answer"}));
+  for (int i = 0; i < 100 && calls_->JobsInStream() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(calls_->JobsInStream(), 0);
+
+  // The slot is free again: the next caller is answered, not refused as a full worker's.
+  SippPeer next = Call("inbound_answer.xml", number, AnswerKeys(NewNumber()));
+  EXPECT_EQ(next.Wait(absl::Seconds(30)), 0) << next.Errors();
 }
 
 // A number without an inbound route: 404, and no call is created.
