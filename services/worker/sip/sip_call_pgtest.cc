@@ -295,7 +295,16 @@ TEST_F(SipCallTest, TcpTrunkCarriesTheCall) {
   calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
   EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
   EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
-  EXPECT_NE(peer.Messages().find("TCP message received"), std::string::npos);
+  const std::string log = peer.Messages();
+  EXPECT_NE(log.find("TCP message received"), std::string::npos);
+  // Our Contact says TCP, so the trunk's requests in the dialog come back over TCP too (without
+  // the parameter RFC 3263 would have it use UDP).
+  const size_t invite = log.find("INVITE sip:");
+  ASSERT_NE(invite, std::string::npos) << log;
+  const size_t contact = log.find("Contact: <sip:", invite);
+  ASSERT_NE(contact, std::string::npos) << log;
+  const std::string our_contact = log.substr(contact, log.find('\n', contact) - contact);
+  EXPECT_NE(our_contact.find(";transport=tcp>"), std::string::npos) << our_contact;
 }
 
 int CountRequests(const std::string& log, absl::string_view method) {

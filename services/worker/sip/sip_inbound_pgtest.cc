@@ -133,11 +133,12 @@ class SipInboundTest : public ::testing::Test {
     return number;
   }
 
-  // sipp calling `number` at the worker from `caller` with `scenario`.
+  // sipp calling `number` at the worker from `caller` with `scenario` (`tcp`: over TCP).
   SippPeer Call(const std::string& scenario, const std::string& number,
-                const std::map<std::string, std::string>& keys) {
-    return SippPeer::Start(scenario, keys,
-                           {"-s", number, absl::StrCat("127.0.0.1:", sip_->sip_port())});
+                const std::map<std::string, std::string>& keys, bool tcp = false) {
+    std::vector<std::string> args = {"-s", number, absl::StrCat("127.0.0.1:", sip_->sip_port())};
+    if (tcp) args.insert(args.end(), {"-t", "t1"});
+    return SippPeer::Start(scenario, keys, args);
   }
 
   // The keys of inbound_answer.xml: the caller, and an offer of PCMU.
@@ -287,13 +288,20 @@ TEST_F(SipInboundTest, VoiceAgentGreetsTheCallerAndRecordsTheTranscript) {
 // call came from (sipp checks the number, the test the rest), sipp accepts it and reports the
 // target answered in NOTIFYs, and the worker hangs up: completed/"transferred" with sip_code 200.
 // (An inbound leg used to end such a call as if it could not transfer at all.)
-TEST_F(SipInboundTest, AgentTransfersTheCallerWithRefer) {
+// Over UDP, and over TCP (the caller's Contact says ;transport=tcp, as a TCP phone's or PBX's
+// does), where the Refer-To carries that transport so that the PBX sends the transferred call
+// the same way.
+class SipInboundTransferTest : public SipInboundTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SipInboundTransferTest, AgentTransfersTheCallerWithRefer) {
+  const bool tcp = GetParam();
   StartWorker(2, 600, nullptr, "+14155550111");
   const std::string number = RoutedNumber();
   SippPeer phone = Call("inbound_refer.xml", number,
                         {{"caller", NewNumber()},
                          {"refer_target", "14155550111"},
-                         {"sipfrag", "SIP/2.0 200 OK"}});
+                         {"sipfrag", "SIP/2.0 200 OK"}},
+                        tcp);
   const std::string id = OnlyCall();
   ASSERT_FALSE(id.empty());
   calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(30));
@@ -308,10 +316,24 @@ TEST_F(SipInboundTest, AgentTransfersTheCallerWithRefer) {
   EXPECT_EQ(sip_code, "200");
   EXPECT_EQ(phone.Wait(absl::Seconds(15)), 0) << phone.Errors() << phone.Messages();
   const std::string log = phone.Messages();
-  EXPECT_NE(log.find(absl::StrCat("Refer-To: <sip:+14155550111@127.0.0.1:", phone.port(), ">")),
+  EXPECT_NE(log.find(absl::StrCat("Refer-To: <sip:+14155550111@127.0.0.1:", phone.port(),
+                                   tcp ? ";transport=tcp>" : ">")),
             std::string::npos)
       << log;
+  EXPECT_NE(log.find(tcp ? "TCP message received" : "UDP message received"), std::string::npos);
+  // Our answer's Contact names the transport too, so the caller's requests come back on it.
+  const size_t ok = log.find("SIP/2.0 200 OK");
+  ASSERT_NE(ok, std::string::npos);
+  const size_t contact = log.find("Contact: <sip:", ok);
+  ASSERT_NE(contact, std::string::npos);
+  const std::string our_contact = log.substr(contact, log.find('\n', contact) - contact);
+  EXPECT_EQ(our_contact.find("transport=tcp") != std::string::npos, tcp) << our_contact;
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, SipInboundTransferTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "tcp" : "udp";
+                         });
 
 // Only the worker the caller is connected to runs an inbound call. Another worker that reads
 // the call's job entry leaves it pending and the call queued; when the answering worker dies

@@ -14,6 +14,10 @@ std::string SipTrunkConfig::RequestUri(const std::string& number) const {
   return uri;
 }
 
+std::string SipTrunkConfig::ContactParams() const {
+  return transport != "udp" ? absl::StrCat("transport=", transport) : "";
+}
+
 absl::StatusOr<SipTrunkConfig> ReadSipTrunk(const parley::v1::Resource& trunk,
                                             const std::map<std::string, std::string>& credentials) {
   const nlohmann::json spec = json::StructToJson(trunk.spec());

@@ -32,6 +32,11 @@ struct SipTrunkConfig {
 
   // The Request-URI (and To) for a number.
   std::string RequestUri(const std::string& number) const;
+  // The URI parameters of our Contact on this trunk's calls: "transport=tcp" over TCP, "" over
+  // UDP. nua's own Contact names no transport (one address serves UDP and TCP), which RFC 3263
+  // reads as UDP — so without it the peer's requests in the dialog (BYE, re-INVITE, NOTIFY)
+  // would leave the TCP connection for UDP.
+  std::string ContactParams() const;
 };
 
 // The settings of `trunk` (a Resource of kind trunk whose spec kind is "sip"). UNIMPLEMENTED for
