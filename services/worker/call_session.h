@@ -18,15 +18,16 @@
 // not even the ack, so the job stays with whoever reclaimed it.
 //
 // Outcomes (status/ended_reason): the leg's terminal event (busy/busy, no_answer/no_answer or
-// ring_timeout, declined/declined, failed/trunk_error|invalid_number, completed/callee_hangup,
-// failed/media_lost); the pipeline's EndCall (completed/agent_hangup, …); Cancel →
+// ring_timeout or abandoned, declined/declined, failed/trunk_error|invalid_number,
+// completed/callee_hangup, failed/media_lost); the pipeline's EndCall (completed/agent_hangup, …); Cancel →
 // canceled/canceled; the duration limit → completed/max_duration; drain → completed or
 // failed/worker_draining (answered or not); no usable config → failed/config_error (not retried)
 // or failed/config_unavailable; state refusing the conversation → failed/conversation_active.
 //
 // An inbound call (inbound.h) comes with its leg, answered already: the session is started
 // with it (Worker::RunInbound; the job has no stream entry), goes `assigned → dialing →
-// in_progress` at once, never defers (a full campaign does not hold up a caller who is on the
+// in_progress` at once (or `dialing → no_answer/abandoned` when the caller hung up before the
+// answer went out), never defers (a full campaign does not hold up a caller who is on the
 // line) and never dials. The call's own stream entry (the dispatcher queues one for every call)
 // is left pending by whichever worker reads it — never run there — until the reclaim path drops
 // it once the call ended, or ends the call failed/worker_lost if its worker died.

@@ -53,7 +53,8 @@ bool IsTerminal(LegEventType type);
 struct LegEvent {
   LegEventType type = LegEventType::kRinging;
   // For terminal events, the call's ended_reason: "busy", "no_answer", "ring_timeout",
-  // "declined", "invalid_number", "trunk_error", "protocol_error", "callee_hangup", "media_lost".
+  // "declined", "invalid_number", "trunk_error", "protocol_error", "callee_hangup", "media_lost",
+  // "abandoned" (an inbound caller hung up before the answer).
   std::string reason;
   std::string detail;   // free text from the other side, for events and logs
   int sip_code = 0;     // equivalent SIP response code, when the trunk gave one

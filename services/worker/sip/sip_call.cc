@@ -197,6 +197,15 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
     case nua_i_update:
       OnUpdate(nh, sip);
       return;
+    case nua_i_cancel:
+      // The caller gave up before our 200 left: nua answered the CANCEL, and the INVITE with
+      // 487. Nobody answered — not a completed call. Our 200 may already be queued behind the
+      // CANCEL (the leg then reported itself answered a moment ago); it never goes out.
+      if (inbound_) {
+        EndWith(Terminal(LegEventType::kNoAnswer, "abandoned",
+                         "the caller hung up before the answer", 487));
+      }
+      return;
     case nua_r_bye:
       if (status >= 200) {
         // A BYE the stack sent by itself (the callee stopped refreshing the session, RFC 4028
@@ -231,10 +240,10 @@ void SipCall::OnEvent(nua_event_t event, int status, const char* phrase, nua_han
           EndWith(Terminal(LegEventType::kMediaLost, "media_lost", "SIP session ended", status));
           Release(nh);
         } else if (inbound_) {
-          // The caller gave up (CANCEL; nua answered it, and the INVITE with 487) before our 200
-          // — which, once sent, makes the call up. Nobody answered: not a completed call.
-          EndWith(Terminal(LegEventType::kNoAnswer, "abandoned",
-                           "the caller hung up before the answer", 0));
+          // The caller's INVITE ended unanswered without a CANCEL (that one is nua_i_cancel):
+          // the stack refused it itself, as it does every pending INVITE when it shuts down.
+          EndWith(Terminal(LegEventType::kFailed, "trunk_error",
+                           "SIP dialog ended before the answer", status));
           Release(nh);
         }
       }
@@ -532,9 +541,19 @@ void SipCall::Hangup(worker::HangupCause cause, const std::string& detail) {
     if (was_up) {
       nua_bye(self->nh_, TAG_END());
     } else {
-      nua_cancel(self->nh_, TAG_END());
+      self->GiveUpUnanswered();
     }
   });
+}
+
+void SipCall::GiveUpUnanswered() {
+  if (inbound_) {
+    // The caller's INVITE still waits for its final response (our answer was not sent): a
+    // CANCEL is the caller's to send, and nua would only refuse ours.
+    nua_respond(nh_, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
+  } else {
+    nua_cancel(nh_, TAG_END());
+  }
 }
 
 worker::LegStats SipCall::Stats() const {
@@ -552,7 +571,7 @@ void SipCall::RingTimeout() {
   if (EndWith(Terminal(LegEventType::kNoAnswer, "ring_timeout", "", 0))) {
     std::shared_ptr<SipCall> self = shared_from_this();
     stack_->Post([self](nua_t*) {
-      if (self->nh_ != nullptr && !self->released_) nua_cancel(self->nh_, TAG_END());
+      if (self->nh_ != nullptr && !self->released_) self->GiveUpUnanswered();
     });
   }
 }

@@ -95,6 +95,9 @@ class SipCall final : public std::enable_shared_from_this<SipCall>,
   // the next agent frame (paced), a telephone-event packet, or silence.
   std::optional<Clock::time_point> RunDue(Clock::time_point now) override;
   void RingTimeout();
+  // Ends an INVITE that has no final response yet (stack thread): CANCEL for ours, 480 for the
+  // caller's.
+  void GiveUpUnanswered();
   bool AudioSentOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return phase_ == Phase::kEnded || (out_.frames() == 0 && !in_flight_);
   }
