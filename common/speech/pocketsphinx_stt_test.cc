@@ -149,13 +149,18 @@ TEST(PocketsphinxTest, LanguageModelRecognisesOpenVocabulary) {
     audio_seconds += audio.size() / 16000.0;
     const std::string text = Recognize(*stt, audio, &decode_time);
     std::cout << "pocketsphinx LM: \"" << phrase << "\" -> \"" << text << "\"\n";
-    // At least one of the phrase's words longer than two letters.
+    // At least half of the phrase's words longer than two letters (a hallucination sharing one
+    // word with the phrase — "talk to all really" for "stop calling me" — is not enough).
     const std::vector<std::string> heard = PhraseWords(text);
-    bool any = false;
+    int long_words = 0;
+    int found = 0;
     for (const std::string& w : PhraseWords(phrase)) {
-      any = any || (w.size() > 2 && std::find(heard.begin(), heard.end(), w) != heard.end());
+      if (w.size() <= 2) continue;
+      ++long_words;
+      found += std::find(heard.begin(), heard.end(), w) != heard.end();
     }
-    EXPECT_TRUE(any) << phrase << " -> " << text;
+    EXPECT_GE(2 * found, long_words) << phrase << " -> " << text;
+    EXPECT_GT(found, 0) << phrase << " -> " << text;
   }
   std::cout << "pocketsphinx LM: real-time factor "
             << absl::ToDoubleSeconds(decode_time) / audio_seconds << "\n";

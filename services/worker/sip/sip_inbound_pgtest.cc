@@ -320,7 +320,13 @@ TEST_P(SipInboundTransferTest, AgentTransfersTheCallerWithRefer) {
                                    tcp ? ";transport=tcp>" : ">")),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find(tcp ? "TCP message received" : "UDP message received"), std::string::npos);
+  // The REFER came over the caller's transport (sipp logs each message it receives after a
+  // "<transport> message received" line).
+  const size_t refer = log.find("\nREFER sip:");
+  ASSERT_NE(refer, std::string::npos) << log;
+  const size_t received = log.rfind("message received", refer);
+  ASSERT_NE(received, std::string::npos) << log;
+  EXPECT_EQ(log.substr(received - 4, 3), tcp ? "TCP" : "UDP") << log.substr(received - 4, 200);
   // Our answer's Contact names the transport too, so the caller's requests come back on it.
   const size_t ok = log.find("SIP/2.0 200 OK");
   ASSERT_NE(ok, std::string::npos);
@@ -382,13 +388,21 @@ TEST_F(SipInboundTest, OtherWorkersNeverRunAnInboundCallAndEndItWhenItsWorkerIsL
 // next caller. The router is held between CreateCall and the answer until
 // sipp has its 487, so the CANCEL always lands in that window.
 TEST_F(SipInboundTest, CallerWhoCancelsBeforeTheAnswerEndsTheCall) {
-  absl::Notification caller_gone;
+  // Shared with the router's thread, which may still be in the creator when an ASSERT below
+  // ends the test early (TearDown stops the router after the test's locals are gone).
+  struct Gate {
+    absl::Notification caller_gone;
+    std::atomic<int> created = 0;
+  };
+  auto gate = std::make_shared<Gate>();
   InboundCallCreator through = InboundCallsThroughDispatcher({.address = dispatcher_address_});
-  std::atomic<int> created = 0;
   StartWorker(1, 2000, nullptr, "",
-              [&](const parley::v1::CreateCallRequest& request) -> absl::StatusOr<parley::v1::Call> {
+              [gate, through](const parley::v1::CreateCallRequest& request)
+                  -> absl::StatusOr<parley::v1::Call> {
                 absl::StatusOr<parley::v1::Call> call = through(request);
-                if (created++ == 0) caller_gone.WaitForNotificationWithTimeout(absl::Seconds(20));
+                if (gate->created++ == 0) {
+                  gate->caller_gone.WaitForNotificationWithTimeout(absl::Seconds(20));
+                }
                 return call;
               });
   const std::string number = RoutedNumber();
@@ -396,7 +410,7 @@ TEST_F(SipInboundTest, CallerWhoCancelsBeforeTheAnswerEndsTheCall) {
   const std::string id = OnlyCall();
   ASSERT_FALSE(id.empty());
   EXPECT_EQ(phone.Wait(absl::Seconds(20)), 0) << phone.Errors() << phone.Messages();
-  caller_gone.Notify();
+  gate->caller_gone.Notify();
 
   calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(10));
   EXPECT_EQ(done.status, parley::v1::CALL_STATUS_NO_ANSWER) << done.ended_reason;
@@ -412,6 +426,24 @@ TEST_F(SipInboundTest, CallerWhoCancelsBeforeTheAnswerEndsTheCall) {
   // The slot is free again: the next caller is answered, not refused as a full worker's.
   SippPeer next = Call("inbound_answer.xml", number, AnswerKeys(NewNumber()));
   EXPECT_EQ(next.Wait(absl::Seconds(30)), 0) << next.Errors();
+}
+
+// The worker answers a caller and lets the leg go before the stack sent the 200 (a session that
+// could not start does this): the caller still gets a final response, 480 — not silence until
+// it gives up, which is what a CANCEL of ours got (nua refuses it: the INVITE is the caller's).
+// The handler runs on the SIP stack's thread, so the answer cannot leave before the leg is gone.
+TEST_F(SipInboundTest, AnswerDroppedBeforeItLeftStillRefusesTheCaller) {
+  struct AnswerThenDrop final : InboundCallHandler {
+    void OnIncomingCall(std::unique_ptr<IncomingCall> call) override {
+      answered = call->Answer("dropped-at-once") != nullptr;  // the leg closes right here
+    }
+    std::atomic<bool> answered = false;
+  } handler;
+  sip_->SetInboundHandler(&handler);
+  SippPeer phone = Call("inbound_refused.xml", NewNumber(), {{"code", "480"}});
+  EXPECT_EQ(phone.Wait(absl::Seconds(20)), 0) << phone.Errors() << phone.Messages();
+  EXPECT_TRUE(handler.answered);
+  sip_->SetInboundHandler(nullptr);
 }
 
 // A number without an inbound route: 404, and no call is created.
