@@ -5,7 +5,13 @@
 // trunk errors with their SIP code, the ring timeout's CANCEL, and digest authentication.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -333,6 +339,47 @@ TEST_P(SipHoldTest, HoldAndResumeReinvitesKeepTheCall) {
 TEST_P(SipHoldTest, HoldAndResumeUpdatesKeepTheCall) {
   const auto& [offered, answered] = GetParam();
   ExpectHoldAndResumeKeepTheCall("hold_update.xml", offered, answered);
+}
+
+// A re-INVITE that moves the callee's media to another address (a PBX handing the call to
+// another media server): our RTP goes there from the re-INVITE on — not only once packets come
+// from there, which a one-way media server may never send. The new address is a socket of the
+// test's, which sends nothing and counts the RTP (PCMU) that arrives.
+TEST_F(SipCallTest, ReinviteMovingTheMediaMovesOurRtp) {
+  const int new_port = sip::testing::FreeLoopbackPort();
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(new_port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0) << new_port;
+  timeval tv{.tv_sec = 0, .tv_usec = 100'000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::atomic<bool> stop = false;
+  std::atomic<int> rtp = 0;
+  std::thread counter([&] {
+    unsigned char packet[2048];
+    while (!stop) {
+      const ssize_t n = recv(fd, packet, sizeof(packet), 0);
+      if (n >= 12 && (packet[0] & 0xC0) == 0x80 && (packet[1] & 0x7F) == 0) ++rtp;
+    }
+  });
+
+  SippPeer peer = SippPeer::Start("media_move.xml", {{"new_port", absl::StrCat(new_port)}});
+  CallsEnv calls(services_->redis());
+  InProcessWorker worker(*services_, calls, {.sip = sip_});
+  std::string id = calls.CreateCall(
+      {.agent = AgentFor(peer), .to = NewNumber(), .context_json = R"({"test_prompt_ms": 4000})"});
+  calls::CallRecord done = calls.WaitTerminal(id, absl::Seconds(30));
+  stop = true;
+  counter.join();
+  close(fd);
+  EXPECT_EQ(done.status, parley::v1::CALL_STATUS_COMPLETED) << done.ended_reason;
+  EXPECT_EQ(peer.Wait(absl::Seconds(10)), 0) << peer.Errors();
+  // The move comes 1 s after the answer and the agent talks for 4 s: about 150 packets of 20 ms
+  // should arrive; at least one second's worth must.
+  EXPECT_GE(rtp.load(), 50);
 }
 
 void SipCallTest::ExpectHoldAndResumeKeepTheCall(const std::string& scenario,
