@@ -340,8 +340,12 @@ absl::StatusOr<CallStore::Page> CallStore::List(std::string_view campaign,
                                                 const std::vector<CallStatus>& statuses,
                                                 int page_size, std::string_view cursor) {
   int size = page_size <= 0 ? 50 : std::min(page_size, 1000);
+  // The token is the offset of the page's first call in the index; a negative one would count
+  // from the oldest call, and one near INT64_MAX overflow the batch arithmetic below.
+  constexpr int64_t kMaxOffset = int64_t{1} << 48;
   int64_t offset = 0;
-  if (!cursor.empty() && !absl::SimpleAtoi(AbslView(cursor), &offset)) {
+  if (!cursor.empty() &&
+      (!absl::SimpleAtoi(AbslView(cursor), &offset) || offset < 0 || offset > kMaxOffset)) {
     return InvalidField("page.page_token", "not a token from a previous page");
   }
   std::string index = campaign.empty()

@@ -1,4 +1,5 @@
 // CallStore against the real Redis (PARLEY_REDIS_URL); every test uses a key prefix of its own.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <unistd.h>
@@ -530,6 +531,13 @@ TEST_F(CallStoreTest, ListPaginatesNewestFirstAndFiltersByStatus) {
   EXPECT_EQ(second.calls[0].call_id, "p2");
   auto queued = *store_->List("", {parley::v1::CALL_STATUS_QUEUED}, 10, "");
   EXPECT_EQ(queued.calls.size(), 4u);
+  // Tokens no page ever gave: a negative offset would count from the oldest call, a huge one
+  // overflow the batch arithmetic.
+  for (const char* token : {"-5", "9223372036854775807", "1x"}) {
+    absl::StatusOr<CallStore::Page> bad = store_->List("", {}, 2, token);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << token;
+    EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("page.page_token"));
+  }
 }
 
 // CreateAsync's answers come from the batcher's threads; mixed with blocking Creates, each

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log/log.h"
 #include "common/status/status.h"
@@ -34,10 +35,16 @@ absl::Status CheckCallId(std::string_view id) {
 }  // namespace
 
 absl::Status CheckEventId(std::string_view field, std::string_view id) {
+  // Each part is a Redis stream id's 64-bit number: digits only, and small enough (Redis answers
+  // a larger one with an error, which would reach the caller as INTERNAL).
+  auto number = [](std::string_view part) {
+    uint64_t value = 0;
+    return AllDigits(part) && absl::SimpleAtoi(AbslView(part), &value);
+  };
   size_t dash = id.find('-');
   bool ok = dash == std::string_view::npos
-                ? AllDigits(id)
-                : AllDigits(id.substr(0, dash)) && AllDigits(id.substr(dash + 1));
+                ? number(id)
+                : number(id.substr(0, dash)) && number(id.substr(dash + 1));
   if (!ok) return InvalidField(field, "not an event id (like \"1700000000000-0\")");
   return absl::OkStatus();
 }

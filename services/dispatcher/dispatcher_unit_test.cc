@@ -142,6 +142,11 @@ TEST(EventIds, OnlyStreamIdsPass) {
   EXPECT_FALSE(CheckEventId("after_event_id", "$").ok());
   EXPECT_FALSE(CheckEventId("after_event_id", "12-").ok());
   EXPECT_FALSE(CheckEventId("after_event_id", "abc").ok());
+  // Past a 64-bit number: Redis would refuse it, and the caller would see INTERNAL.
+  EXPECT_TRUE(CheckEventId("after_event_id", "18446744073709551615-18446744073709551615").ok());
+  EXPECT_EQ(CheckEventId("after_event_id", "99999999999999999999999-0").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(CheckEventId("after_event_id", "1-18446744073709551616").ok());
 }
 
 TEST(WorkerRegistry, HashToWorkerInfo) {
