@@ -432,6 +432,30 @@ TEST_F(CreateCallTest, BatchRowsFailOnTheirOwn) {
   EXPECT_EQ(Count(env, "XLEN", "jobs"), 2);
 }
 
+// Only the workers (scope service) create inbound calls: a CRM's inbound call would be queued
+// with no worker ever to run it — no caller is connected to any worker's SIP listener.
+TEST_F(CreateCallTest, InboundCallsNeedTheServiceScope) {
+  DispatcherEnv env(config_->channel());
+  CreateCallRequest inbound = Req("(415) 555-2671");
+  inbound.set_direction(parley::v1::DIRECTION_INBOUND);
+  Call call;
+  grpc::Status s = env.stub().CreateCall(env.Ctx().get(), inbound, &call);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "direction: ")) << s.error_message();
+  parley::v1::CreateCallsRequest batch;
+  *batch.add_calls() = inbound;
+  *batch.add_calls() = Req("(415) 555-2672");
+  parley::v1::CreateCallsResponse out;
+  ASSERT_TRUE(env.stub().CreateCalls(env.Ctx().get(), batch, &out).ok());
+  EXPECT_EQ(out.results(0).error().code(), 7);  // PERMISSION_DENIED
+  EXPECT_TRUE(out.results(1).has_call());
+  EXPECT_EQ(Count(env, "XLEN", "jobs"), 1);
+
+  s = env.stub().CreateCall(env.Ctx(testing::kServiceToken).get(), inbound, &call);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(call.direction(), parley::v1::DIRECTION_INBOUND);
+}
+
 TEST_F(CreateCallTest, BatchOfAThousand) {
   DispatcherEnv env(config_->channel());
   parley::v1::CreateCallsRequest batch;

@@ -26,6 +26,18 @@ bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// An inbound call is created by the worker whose SIP listener the caller is connected to; it
+// runs only there. Created by anyone else it would be queued with no worker ever to run it.
+absl::Status CheckDirectionAllowed(const grpcx::Principal& who,
+                                   const parley::v1::CreateCallRequest& request) {
+  if (request.direction() != parley::v1::DIRECTION_INBOUND ||
+      who.HasScope(grpcx::kScopeService)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      "direction: inbound calls are created by the workers' SIP listener (scope service)");
+}
+
 absl::Status CheckCallId(std::string_view id) {
   if (id.empty()) return InvalidField("call_id", "required");
   if (id.size() > kMaxCallIdLength) return InvalidField("call_id", "too long");
@@ -62,9 +74,13 @@ grpc::ServerUnaryReactor* DispatcherHandler::CreateCall(
     grpc::CallbackServerContext* context, const parley::v1::CreateCallRequest* request,
     parley::v1::Call* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::StatusOr<grpcx::Principal> who = auth_.Authorize(*context, grpcx::kScopeCalls);
-      !who.ok()) {
+  absl::StatusOr<grpcx::Principal> who = auth_.Authorize(*context, grpcx::kScopeCalls);
+  if (!who.ok()) {
     reactor->Finish(ToGrpcStatus(who.status()));
+    return reactor;
+  }
+  if (absl::Status allowed = CheckDirectionAllowed(*who, *request); !allowed.ok()) {
+    reactor->Finish(ToGrpcStatus(allowed));
     return reactor;
   }
   admitter_.AdmitAsync(
@@ -81,7 +97,9 @@ grpc::ServerUnaryReactor* DispatcherHandler::CreateCall(
 grpc::Status DispatcherHandler::CreateCalls(grpc::ServerContext* context,
                                             const parley::v1::CreateCallsRequest* request,
                                             parley::v1::CreateCallsResponse* response) {
-  PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeCalls);
+  absl::StatusOr<grpcx::Principal> who = auth_.Authorize(*context, grpcx::kScopeCalls);
+  if (!who.ok()) return ToGrpcStatus(who.status());
+  const grpcx::Principal& principal = *who;
   const int n = request->calls_size();
   if (n == 0) return ToGrpcStatus(InvalidField("calls", "empty batch"));
   if (n > options_.max_batch) {
@@ -96,7 +114,9 @@ grpc::Status DispatcherHandler::CreateCalls(grpc::ServerContext* context,
         results[i] = absl::CancelledError("the batch was cancelled before this row");
         continue;
       }
-      results[i] = admitter_.Admit(request->calls(i));
+      absl::Status allowed = CheckDirectionAllowed(principal, request->calls(i));
+      results[i] = allowed.ok() ? admitter_.Admit(request->calls(i))
+                                : absl::StatusOr<Admission>(allowed);
     }
   };
   const int threads = std::clamp(std::min(options_.batch_threads, n), 1, 64);

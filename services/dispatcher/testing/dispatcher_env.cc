@@ -163,7 +163,8 @@ DispatcherEnv::DispatcherEnv(std::shared_ptr<grpc::Channel> config, DispatcherOp
   handler_ = std::make_unique<DispatcherHandler>(
       DispatcherDeps{.store = store_.get(), .redis = redis_.get(), .config = config_.get()},
       *grpcx::TokenAuth::Parse(
-          absl::StrCat("crm:", kCallsToken, ":calls,ops:", kConfigToken, ":config")),
+          absl::StrCat("crm:", kCallsToken, ":calls,ops:", kConfigToken, ":config,worker:",
+                       kServiceToken, ":service")),
       std::move(options));
   server_ = std::make_unique<grpcx::GrpcServer>(grpcx::ServerOptions{
       .address = "127.0.0.1:0", .drain_deadline = absl::Seconds(2), .log_requests = false});

@@ -42,8 +42,9 @@ class ScratchDatabase;
 
 namespace parley::dispatcher::testing {
 
-// Tokens the environments accept: the dispatcher takes kCallsToken (scope calls) and
-// kConfigToken (scope config, not enough for calls); config-api takes kServiceToken.
+// Tokens the environments accept: the dispatcher takes kCallsToken (scope calls), kConfigToken
+// (scope config, not enough for calls) and kServiceToken (scope service, as the workers hold);
+// config-api takes kServiceToken.
 inline constexpr char kCallsToken[] = "crm-token-0001";
 inline constexpr char kConfigToken[] = "ops-token-0001";
 inline constexpr char kServiceToken[] = "svc-token-0001";
