@@ -1,5 +1,6 @@
 #include "services/config-api/config_handler.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/json/struct_convert.h"
 #include "common/log/log.h"
@@ -40,6 +41,55 @@ absl::Status CheckLabels(const google::protobuf::Map<std::string, std::string>& 
 absl::Status CheckDncNumber(std::string_view number, std::string_view field) {
   if (!phone::IsE164(number)) return InvalidField(field, "must be an E.164 number (+14155552671)");
   return absl::OkStatus();
+}
+
+constexpr size_t kMaxDncReason = 256;
+constexpr size_t kMaxDncCallId = 128;
+
+// A DNC entry as AddDnc / ImportDnc store it; field names start with `prefix` ("" or
+// "entries[3]."). A campaign entry must name an existing campaign: an entry under a misspelt name
+// would be stored, listed, and block nothing, since no call ever carries that campaign.
+// `campaigns` remembers the names already looked up in this request.
+absl::Status CheckDncEntry(ConfigStore& store, const parley::v1::DncEntry& entry,
+                           std::string_view prefix,
+                           absl::flat_hash_map<std::string, absl::Status>& campaigns) {
+  PARLEY_RETURN_IF_ERROR(CheckDncNumber(entry.number(), absl::StrCat(AbslView(prefix), "number")));
+  if (entry.reason().size() > kMaxDncReason) {
+    return InvalidField(absl::StrCat(AbslView(prefix), "reason"),
+                        absl::StrCat("at most ", kMaxDncReason, " bytes"));
+  }
+  if (entry.call_id().size() > kMaxDncCallId) {
+    return InvalidField(absl::StrCat(AbslView(prefix), "call_id"),
+                        absl::StrCat("at most ", kMaxDncCallId, " bytes"));
+  }
+  for (const std::string* text : {&entry.reason(), &entry.call_id(), &entry.campaign()}) {
+    for (char c : *text) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        const char* name = text == &entry.reason()    ? "reason"
+                           : text == &entry.call_id() ? "call_id"
+                                                      : "campaign";
+        return InvalidField(absl::StrCat(AbslView(prefix), name), "control characters are not allowed");
+      }
+    }
+  }
+  if (entry.campaign().empty()) return absl::OkStatus();
+  auto [it, inserted] = campaigns.try_emplace(entry.campaign(), absl::OkStatus());
+  if (inserted) {
+    absl::StatusOr<StoredResource> found =
+        store.Get(parley::v1::RESOURCE_KIND_CAMPAIGN, entry.campaign());
+    if (found.status().code() == absl::StatusCode::kNotFound) {
+      it->second = absl::NotFoundError(absl::StrCat(AbslView(prefix), "campaign: campaign \"",
+                                                    entry.campaign(), "\" not found"));
+    } else {
+      it->second = found.status();
+    }
+  }
+  if (!it->second.ok() && it->second.code() != absl::StatusCode::kNotFound) {
+    absl::Status error = it->second;
+    campaigns.erase(it);  // a store error is not remembered: the next row asks again
+    return error;
+  }
+  return it->second;
 }
 
 }  // namespace
@@ -267,12 +317,15 @@ grpc::Status ConfigHandler::AddDnc(grpc::ServerContext* context,
                                    const parley::v1::AddDncRequest* request,
                                    parley::v1::DncEntry* response) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
-  if (absl::Status s = CheckDncNumber(request->number(), "number"); !s.ok()) return ToGrpcStatus(s);
   parley::v1::DncEntry entry;
   entry.set_number(request->number());
   entry.set_campaign(request->campaign());
   entry.set_reason(request->reason());
   entry.set_call_id(request->call_id());
+  absl::flat_hash_map<std::string, absl::Status> campaigns;
+  if (absl::Status s = CheckDncEntry(*store_, entry, "", campaigns); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<parley::v1::DncEntry> added = AddDncEntry(entry);
   if (!added.ok()) return ToGrpcStatus(added.status());
   log::Info(
@@ -323,11 +376,12 @@ grpc::Status ConfigHandler::ImportDnc(grpc::ServerContext* context,
   if (request->entries_size() > kMaxDncImport) {
     return ToGrpcStatus(InvalidField("entries", "at most 10000 entries per request"));
   }
+  absl::flat_hash_map<std::string, absl::Status> campaigns;
   for (int i = 0; i < request->entries_size(); ++i) {
     const parley::v1::DncEntry& row = request->entries(i);
     parley::v1::ImportDncResult* result = response->add_results();
     result->set_index(i);
-    absl::Status valid = CheckDncNumber(row.number(), absl::StrCat("entries[", i, "].number"));
+    absl::Status valid = CheckDncEntry(*store_, row, absl::StrCat("entries[", i, "]."), campaigns);
     absl::StatusOr<parley::v1::DncEntry> added =
         valid.ok() ? AddDncEntry(row) : absl::StatusOr<parley::v1::DncEntry>(valid);
     if (added.ok()) {

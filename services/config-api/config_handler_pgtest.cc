@@ -490,9 +490,17 @@ TEST_F(ConfigServiceTest, DncAddCheckRemoveImportList) {
   EXPECT_TRUE(checked.blocked());
   EXPECT_EQ(checked.entry().campaign(), "");
 
-  // A campaign entry blocks only that campaign.
+  // A campaign entry must name a campaign that exists: one under a misspelt name would be
+  // stored and block nothing, since no call carries that campaign.
   add.set_number("+14155550100");
   add.set_campaign("q4");
+  grpc::Status unknown = stub->AddDnc(Ctx().get(), add, &entry);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(unknown.error_message(), "campaign: campaign \"q4\" not found");
+  MakeAgent("q4");
+  ASSERT_TRUE(
+      Create(Make(parley::v1::RESOURCE_KIND_CAMPAIGN, "q4", R"({"agent": "q4-agent"})")).ok());
+  // A campaign entry blocks only that campaign.
   ASSERT_TRUE(stub->AddDnc(Ctx().get(), add, &entry).ok());
   check.set_number("+14155550100");
   ASSERT_TRUE(stub->CheckDnc(Ctx().get(), check, &checked).ok());
@@ -511,13 +519,18 @@ TEST_F(ConfigServiceTest, DncAddCheckRemoveImportList) {
   EXPECT_EQ(stub->RemoveDnc(Ctx().get(), remove, &empty).error_code(), grpc::StatusCode::NOT_FOUND);
 
   parley::v1::ImportDncRequest import;
-  for (const char* n : {"+442079460958", "12345", "+4930901820"})
+  for (const char* n : {"+442079460958", "12345", "+4930901820", "+4930901821", "+4930901822"})
     import.add_entries()->set_number(n);
+  import.mutable_entries(3)->set_campaign("q5");  // no such campaign
+  import.mutable_entries(4)->set_reason(std::string(300, 'x'));
   parley::v1::ImportDncResponse imported;
   ASSERT_TRUE(stub->ImportDnc(Ctx().get(), import, &imported).ok());
   EXPECT_EQ(imported.imported(), 2);
-  EXPECT_EQ(imported.failed(), 1);
+  EXPECT_EQ(imported.failed(), 3);
   EXPECT_TRUE(absl::StartsWith(imported.results(1).error().message(), "entries[1].number:"));
+  EXPECT_EQ(imported.results(3).error().code(), 5);  // NOT_FOUND
+  EXPECT_EQ(imported.results(3).error().message(), "entries[3].campaign: campaign \"q5\" not found");
+  EXPECT_TRUE(absl::StartsWith(imported.results(4).error().message(), "entries[4].reason:"));
 
   parley::v1::ListDncRequest list;
   list.set_global_only(true);
@@ -537,6 +550,15 @@ TEST_F(ConfigServiceTest, DncAddCheckRemoveImportList) {
   grpc::Status bad = stub->AddDnc(Ctx().get(), add, &entry);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StartsWith(bad.error_message(), "number:"));
+  add.set_number("+14155550102");
+  add.set_call_id(std::string(129, 'c'));
+  bad = stub->AddDnc(Ctx().get(), add, &entry);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(bad.error_message(), "call_id:")) << bad.error_message();
+  add.set_call_id("c_2");
+  add.set_reason("opt\nout");
+  bad = stub->AddDnc(Ctx().get(), add, &entry);
+  EXPECT_TRUE(absl::StartsWith(bad.error_message(), "reason:")) << bad.error_message();
 }
 
 }  // namespace

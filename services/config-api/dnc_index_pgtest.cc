@@ -25,6 +25,13 @@ class DncIndexTest : public ::testing::Test {
     pool_ = pg::PgPool::Create({.url = db_->url()})->release();
     store_ = new ConfigStore(pool_);
     ASSERT_TRUE(store_->Migrate().ok());
+    // Campaign entries must name a campaign that exists (the store alone: the handler's spec
+    // checks and references are not what these tests are about).
+    StoredResource spring;
+    spring.kind = parley::v1::RESOURCE_KIND_CAMPAIGN;
+    spring.name = "spring";
+    spring.spec = {{"agent", "spring-agent"}};
+    ASSERT_TRUE(store_->Create(spring, {}).ok());
     const char* url = std::getenv("PARLEY_REDIS_URL");
     ASSERT_NE(url, nullptr) << "run through scripts/test";
     redis_ = redis::RedisPool::Create({.url = url})->release();
