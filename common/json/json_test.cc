@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 #include "common/json/merge_patch.h"
@@ -179,6 +180,37 @@ TEST(StructConvertTest, LimitsNesting) {
   nlohmann::json lists = 1;
   for (int i = 0; i < kMaxStructDepth + 1; ++i) lists = nlohmann::json::array({lists});
   EXPECT_EQ(JsonToValue(lists).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A Struct from a request, stored as JSON: what would not read back the same is refused, with
+// the path, and exactly at JsonToStruct's own limit.
+TEST(StructConvertTest, CheckStructRoundTripsMatchesWhatReadsBack) {
+  google::protobuf::Struct deep;
+  google::protobuf::Struct* at = &deep;
+  for (int i = 1; i < kMaxStructDepth; ++i) at = (*at->mutable_fields())["k"].mutable_struct_value();
+  (*at->mutable_fields())["leaf"].set_number_value(1);
+  EXPECT_TRUE(CheckStructRoundTrips(deep, "context").ok());
+  EXPECT_TRUE(JsonToStruct(StructToJson(deep)).ok());
+  (*at->mutable_fields())["k"].mutable_struct_value();  // one level more
+  absl::Status s = CheckStructRoundTrips(deep, "context");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), StartsWith("context.k.k."));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("nested deeper than 32 levels"));
+  EXPECT_FALSE(JsonToStruct(StructToJson(deep)).ok());
+
+  google::protobuf::Struct lists;
+  google::protobuf::Value* v = &(*lists.mutable_fields())["l"];
+  for (int i = 0; i < kMaxStructDepth; ++i) v = v->mutable_list_value()->add_values();
+  v->set_number_value(1);
+  EXPECT_EQ(CheckStructRoundTrips(lists, "context").ok(), JsonToStruct(StructToJson(lists)).ok());
+  EXPECT_FALSE(CheckStructRoundTrips(lists, "context").ok());
+
+  google::protobuf::Struct nan;
+  (*nan.mutable_fields())["a"].mutable_list_value()->add_values()->set_string_value("x");
+  (*nan.mutable_fields())["a"].mutable_list_value()->add_values()->set_number_value(
+      std::numeric_limits<double>::quiet_NaN());
+  s = CheckStructRoundTrips(nan, "context");
+  EXPECT_EQ(std::string(s.message()), "context.a[1]: must be a finite number");
 }
 
 // --- ParseSpec: proto3 JSON into parley.v1 specs, errors with field paths ---------------------

@@ -79,7 +79,64 @@ nlohmann::json NumberToJson(double d) {
   return d;
 }
 
+// Whether `value` at `depth` (counted as ToValue counts) round-trips; on failure `*why` says why
+// and `*where` is the path below `value` (".a[2]"), built on the way back up.
+bool RoundTrips(const google::protobuf::Value& value, int depth, std::string* where,
+                std::string* why);
+
+bool StructRoundTrips(const google::protobuf::Struct& value, int depth, std::string* where,
+                      std::string* why) {
+  if (depth > kMaxStructDepth) {
+    *why = absl::StrCat("nested deeper than ", kMaxStructDepth, " levels");
+    return false;
+  }
+  for (const auto& [key, child] : value.fields()) {
+    if (!RoundTrips(child, depth, where, why)) {
+      *where = absl::StrCat(".", key, *where);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool RoundTrips(const google::protobuf::Value& value, int depth, std::string* where,
+                std::string* why) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kNumberValue:
+      if (!std::isfinite(value.number_value())) {
+        *why = "must be a finite number";
+        return false;
+      }
+      return true;
+    case google::protobuf::Value::kStructValue:
+      return StructRoundTrips(value.struct_value(), depth + 1, where, why);
+    case google::protobuf::Value::kListValue: {
+      if (depth + 1 > kMaxStructDepth) {
+        *why = absl::StrCat("nested deeper than ", kMaxStructDepth, " levels");
+        return false;
+      }
+      const auto& items = value.list_value().values();
+      for (int i = 0; i < items.size(); ++i) {
+        if (!RoundTrips(items[i], depth + 1, where, why)) {
+          *where = absl::StrCat("[", i, "]", *where);
+          return false;
+        }
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
 }  // namespace
+
+absl::Status CheckStructRoundTrips(const google::protobuf::Struct& value, std::string_view field) {
+  std::string where;
+  std::string why;
+  if (StructRoundTrips(value, 1, &where, &why)) return absl::OkStatus();
+  return InvalidField(absl::StrCat(AbslView(field), where), why);
+}
 
 nlohmann::json StructToJson(const google::protobuf::Struct& value) {
   nlohmann::json out = nlohmann::json::object();

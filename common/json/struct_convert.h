@@ -32,6 +32,12 @@ nlohmann::json StructToJson(const google::protobuf::Struct& value);
 // Returns the JSON equivalent of `value` (an unset Value, kind not set, becomes null). Never fails.
 nlohmann::json ValueToJson(const google::protobuf::Value& value);
 
+// OK when `value` survives StructToJson and JsonToStruct unchanged; otherwise INVALID_ARGUMENT
+// "field.a.b: …" for nesting deeper than kMaxStructDepth (JsonToStruct would refuse it when the
+// value is read back) or a non-finite number (JSON has none: it would come back null). For a
+// Struct that arrives in a request and is stored as JSON. Allocates nothing unless it fails.
+absl::Status CheckStructRoundTrips(const google::protobuf::Struct& value, std::string_view field);
+
 // Returns `object` as a Struct. INVALID_ARGUMENT "field: must be a JSON object" when `object` is
 // not an object, "field.a.b: …" when a nested value cannot be represented (binary values, nesting
 // deeper than kMaxStructDepth).

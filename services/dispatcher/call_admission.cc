@@ -54,6 +54,9 @@ absl::Status CheckJsonSize(std::string_view field, const google::protobuf::Struc
     *json = "{}";
     return absl::OkStatus();
   }
+  // Stored as JSON and read back with JsonToStruct: what would not come back the same (too
+  // deep: GetCall would answer an empty context; NaN: null) is refused now.
+  PARLEY_RETURN_IF_ERROR(json::CheckStructRoundTrips(value, field));
   *json = json::StructToJson(value).dump();
   const size_t size = json->size();
   if (size > max) {

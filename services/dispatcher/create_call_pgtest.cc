@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -159,6 +160,18 @@ TEST_F(CreateCallTest, EachValidationRuleNamesItsField) {
          (*r.mutable_context()->mutable_fields())["x"].set_string_value(std::string(66000, 'x'));
        },
        grpc::StatusCode::INVALID_ARGUMENT, "context: larger than 64 KiB"},
+      {"context too deep",
+       [](auto& r) {
+         google::protobuf::Struct* at = r.mutable_context();
+         for (int i = 0; i < 33; ++i) at = (*at->mutable_fields())["a"].mutable_struct_value();
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "context.a.a."},
+      {"context not a number",
+       [](auto& r) {
+         (*r.mutable_context()->mutable_fields())["x"].set_number_value(
+             std::numeric_limits<double>::infinity());
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "context.x: must be a finite number"},
       {"overrides invalid",
        [](auto& r) {
          *r.mutable_overrides() =
