@@ -424,6 +424,7 @@ TEST_F(CreateCallTest, BatchRowsFailOnTheirOwn) {
   DispatcherEnv env(config_->channel());
   parley::v1::CreateCallsRequest batch;
   *batch.add_calls() = Req("(415) 555-2671");
+  (*batch.mutable_calls(0)->mutable_context()->mutable_fields())["note"].set_string_value("vip");
   *batch.add_calls() = Req("not a number");
   *batch.add_calls() = Req("(415) 555-2671", "nobody");
   *batch.add_calls() = Req("+12125550100");  // DNC
@@ -443,6 +444,14 @@ TEST_F(CreateCallTest, BatchRowsFailOnTheirOwn) {
   EXPECT_TRUE(absl::StartsWith(out.results(3).error().message(), "dnc: "));
   EXPECT_EQ(out.results(4).call().to(), "+442079460958");
   EXPECT_EQ(Count(env, "XLEN", "jobs"), 2);
+  // The results leave each row's context out (the answer stays no larger than the request);
+  // the call has it.
+  EXPECT_TRUE(out.results(0).call().context().fields().empty());
+  Call got;
+  parley::v1::GetCallRequest get;
+  get.set_call_id(out.results(0).call().call_id());
+  ASSERT_TRUE(env.stub().GetCall(env.Ctx().get(), get, &got).ok());
+  EXPECT_EQ(got.context().fields().at("note").string_value(), "vip");
 }
 
 // Only the workers (scope service) create inbound calls: a CRM's inbound call would be queued

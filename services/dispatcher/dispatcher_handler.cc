@@ -131,8 +131,11 @@ grpc::Status DispatcherHandler::CreateCalls(grpc::ServerContext* context,
     parley::v1::CreateCallResult* row = response->add_results();
     row->set_index(i);
     if (results[i].ok()) {
-      *row->mutable_call() = ToProtoCall(
-          results[i]->call, results[i]->created ? &request->calls(i).context() : nullptr);
+      // Without the context, which the row itself holds: with it the answer could be larger
+      // than the request, and a client whose receive limit (gRPC's default is 4 MiB) the
+      // request just fitted would get an error for a batch that was created.
+      static const google::protobuf::Struct kNoContext;
+      *row->mutable_call() = ToProtoCall(results[i]->call, &kNoContext);
       ++created;
     } else {
       row->mutable_error()->set_code(static_cast<int>(results[i].status().code()));
