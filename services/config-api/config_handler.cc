@@ -38,6 +38,16 @@ absl::Status CheckLabels(const google::protobuf::Map<std::string, std::string>& 
   return absl::OkStatus();
 }
 
+absl::Status CheckNameGiven(std::string_view name) {
+  if (name.empty()) return InvalidField("name", "required");
+  return absl::OkStatus();
+}
+
+absl::Status CheckPageSize(int page_size) {
+  if (page_size < 0) return InvalidField("page.page_size", "must not be negative");
+  return absl::OkStatus();
+}
+
 absl::Status CheckDncNumber(std::string_view number, std::string_view field) {
   if (!phone::IsE164(number)) return InvalidField(field, "must be an E.164 number (+14155552671)");
   return absl::OkStatus();
@@ -217,8 +227,12 @@ grpc::Status ConfigHandler::GetResource(grpc::ServerContext* context,
                                         parley::v1::Resource* response) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
   if (absl::Status s = CheckKind(request->kind(), "kind"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameGiven(request->name()); !s.ok()) return ToGrpcStatus(s);
   if (request->has_version() && request->kind() != parley::v1::RESOURCE_KIND_PROMPT) {
     return ToGrpcStatus(InvalidField("version", "only prompts are versioned"));
+  }
+  if (request->has_version() && request->version() < 1) {
+    return ToGrpcStatus(InvalidField("version", "versions start at 1"));
   }
   std::optional<int> version;
   if (request->has_version()) version = request->version();
@@ -235,6 +249,7 @@ grpc::Status ConfigHandler::ListResources(grpc::ServerContext* context,
                                           parley::v1::ListResourcesResponse* response) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
   if (absl::Status s = CheckKind(request->kind(), "kind"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckPageSize(request->page().page_size()); !s.ok()) return ToGrpcStatus(s);
   ListQuery query{.kind = request->kind(),
                   .all_versions = request->all_versions(),
                   .page_size = request->page().page_size(),
@@ -256,6 +271,7 @@ grpc::Status ConfigHandler::DeleteResource(grpc::ServerContext* context,
                                            google::protobuf::Empty*) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
   if (absl::Status s = CheckKind(request->kind(), "kind"); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckNameGiven(request->name()); !s.ok()) return ToGrpcStatus(s);
   absl::Status deleted = store_->Delete(request->kind(), request->name(), request->etag());
   if (deleted.ok()) {
     log::Info("resource deleted",
@@ -284,6 +300,7 @@ grpc::Status ConfigHandler::TestCredential(grpc::ServerContext* context,
                                            const parley::v1::TestCredentialRequest* request,
                                            parley::v1::TestCredentialResponse* response) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
+  if (absl::Status s = CheckNameGiven(request->name()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<StoredResource> credential =
       store_->Get(parley::v1::RESOURCE_KIND_CREDENTIAL, request->name());
   if (!credential.ok()) return ToGrpcStatus(credential.status());
@@ -400,6 +417,7 @@ grpc::Status ConfigHandler::ListDnc(grpc::ServerContext* context,
                                     const parley::v1::ListDncRequest* request,
                                     parley::v1::ListDncResponse* response) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeConfig);
+  if (absl::Status s = CheckPageSize(request->page().page_size()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<DncPage> page =
       store_->ListDnc(request->campaign(), request->global_only(), request->page().page_size(),
                       request->page().page_token());

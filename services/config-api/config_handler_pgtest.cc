@@ -317,6 +317,34 @@ TEST_F(ConfigServiceTest, ListPaginatesAndFilters) {
   grpc::Status bad = Stub()->ListResources(Ctx().get(), odd, &resp);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StartsWith(bad.error_message(), "filter:"));
+
+  odd.clear_filter();
+  odd.mutable_page()->set_page_size(-1);
+  bad = Stub()->ListResources(Ctx().get(), odd, &resp);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(bad.error_message(), "page.page_size:")) << bad.error_message();
+}
+
+// A request that names nothing is INVALID_ARGUMENT naming the field, not NOT_FOUND of "".
+TEST_F(ConfigServiceTest, RequestsWithoutANameOrWithVersionZeroAreInvalid) {
+  Resource got;
+  for (grpc::Status s : {Get(parley::v1::RESOURCE_KIND_TEMPLATE, "", &got),
+                         Delete(parley::v1::RESOURCE_KIND_TEMPLATE, "")}) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message(), "name: required");
+  }
+  parley::v1::TestCredentialRequest test;
+  parley::v1::TestCredentialResponse tested;
+  grpc::Status s = Stub()->TestCredential(Ctx().get(), test, &tested);
+  EXPECT_EQ(s.error_message(), "name: required");
+  s = Get(parley::v1::RESOURCE_KIND_PROMPT, "any-prompt", &got, 0);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "version:")) << s.error_message();
+  parley::v1::ListDncRequest dnc;
+  dnc.mutable_page()->set_page_size(-5);
+  parley::v1::ListDncResponse listed;
+  s = Stub()->ListDnc(Ctx().get(), dnc, &listed);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "page.page_size:")) << s.error_message();
 }
 
 TEST_F(ConfigServiceTest, RuntimeConfigMergesCampaignAndCallOverrides) {
