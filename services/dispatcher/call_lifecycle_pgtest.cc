@@ -189,6 +189,12 @@ TEST_F(LifecycleTest, CancelQueuedAndScheduled) {
   ASSERT_TRUE(Cancel(scheduled.call_id(), &out).ok());
   EXPECT_EQ(out.status(), parley::v1::CALL_STATUS_CANCELED);
   EXPECT_EQ(Cancel("c_nope", &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  parley::v1::CancelCallRequest odd;
+  odd.set_call_id(scheduled.call_id());
+  odd.set_reason("line one\nline two");
+  grpc::Status s = env_->stub().CancelCall(env_->Ctx().get(), odd, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "reason: must not contain control characters");
 }
 
 TEST_F(LifecycleTest, CancelAssignedEndsAtOnce) {

@@ -200,6 +200,12 @@ grpc::Status DispatcherHandler::CancelCall(grpc::ServerContext* context,
     return ToGrpcStatus(
         InvalidField("reason", absl::StrCat("at most ", kMaxCancelReasonLength, " characters")));
   }
+  // The reason goes into the call's events, its webhooks and the logs as given.
+  for (unsigned char c : request->reason()) {
+    if (c < 0x20 || c == 0x7f) {
+      return ToGrpcStatus(InvalidField("reason", "must not contain control characters"));
+    }
+  }
   absl::StatusOr<calls::CallRecord> call = deps_.store->Cancel(
       request->call_id(), request->reason(), absl::ToUnixMillis(admitter_.Now()));
   if (!call.ok()) return ToGrpcStatus(call.status());
