@@ -59,8 +59,23 @@ bool IsTerminalOutcome(parley::v1::CallStatus s) {
   return calls::IsTerminal(s) && s != parley::v1::CALL_STATUS_REJECTED;
 }
 
+// Bounds of the free text the workers send, so that one request cannot grow a call's record
+// (or its conversation state, where the summary and lead_id also go) without limit.
+constexpr size_t kMaxTextBytes = 64 * 1024;  // a turn's text, a call's summary
+constexpr size_t kMaxNameBytes = 128;        // lead_id, campaign, worker_id, node, reason, keys
+constexpr int kMaxDurableKeys = 64;
+constexpr int kMaxMetrics = 128;
+
+absl::Status CheckLength(std::string_view value, std::string_view field, size_t max) {
+  if (value.size() > max) {
+    return InvalidField(field, absl::StrCat("longer than ", max, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckTurn(const parley::v1::Turn& t, int index) {
   std::string at = absl::StrCat("turns[", index, "].");
+  PARLEY_RETURN_IF_ERROR(CheckLength(t.text(), at + "text", kMaxTextBytes));
   if (t.seq() < 0) return InvalidField(at + "seq", "must not be negative");
   if (t.role() == parley::v1::ROLE_UNSPECIFIED || !parley::v1::Role_IsValid(t.role())) {
     return InvalidField(at + "role", "must be agent, callee, system or tool");
@@ -104,6 +119,12 @@ grpc::Status StateHandler::StartCall(grpc::ServerContext* context,
     PARLEY_RETURN_IF_ERROR(CheckId(request->agent(), "agent"));
     PARLEY_RETURN_IF_ERROR(CheckId(request->call_id(), "call_id"));
     PARLEY_ASSIGN_OR_RETURN(int attempt, AttemptOf(request->attempt()));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->lead_id(), "lead_id", kMaxNameBytes));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->campaign(), "campaign", kMaxNameBytes));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->worker_id(), "worker_id", kMaxNameBytes));
+    if (request->durable_keys_size() > kMaxDurableKeys) {
+      return InvalidField("durable_keys", absl::StrCat("at most ", kMaxDurableKeys));
+    }
     StartCallParams params{.phone = request->phone(),
                            .agent = request->agent(),
                            .call_id = request->call_id(),
@@ -115,6 +136,8 @@ grpc::Status StateHandler::StartCall(grpc::ServerContext* context,
       if (request->durable_keys(i).empty()) {
         return InvalidField(absl::StrCat("durable_keys[", i, "]"), "must not be empty");
       }
+      PARLEY_RETURN_IF_ERROR(CheckLength(request->durable_keys(i),
+                                         absl::StrCat("durable_keys[", i, "]"), kMaxNameBytes));
       params.durable_keys.push_back(request->durable_keys(i));
     }
     switch (request->direction()) {
@@ -294,6 +317,11 @@ grpc::Status StateHandler::CompleteCall(grpc::ServerContext* context,
                           "must be a terminal status (completed, busy, no_answer, "
                           "declined, voicemail, failed, canceled)");
     }
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->ended_reason(), "ended_reason", kMaxNameBytes));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->summary(), "summary", kMaxTextBytes));
+    if (request->metrics_size() > kMaxMetrics) {
+      return InvalidField("metrics", absl::StrCat("at most ", kMaxMetrics));
+    }
     CompleteCallParams params{.call_id = request->call_id(),
                               .attempt = attempt,
                               .outcome = request->outcome(),
@@ -301,6 +329,7 @@ grpc::Status StateHandler::CompleteCall(grpc::ServerContext* context,
                               .summary = request->summary()};
     for (const auto& [key, value] : request->metrics()) {
       if (key.empty()) return InvalidField("metrics", "keys must not be empty");
+      PARLEY_RETURN_IF_ERROR(CheckLength(key, "metrics", kMaxNameBytes));
       if (!std::isfinite(value)) {
         return InvalidField(absl::StrCat("metrics.", key), "must be a finite number");
       }
@@ -328,6 +357,7 @@ grpc::Status StateHandler::Heartbeat(grpc::ServerContext* context,
   auto run = [&]() -> absl::Status {
     PARLEY_RETURN_IF_ERROR(CheckId(request->call_id(), "call_id"));
     PARLEY_ASSIGN_OR_RETURN(int attempt, AttemptOf(request->attempt()));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->current_node(), "current_node", kMaxNameBytes));
     return store_->Heartbeat(request->call_id(), attempt, request->current_node());
   };
   return ToGrpcStatus(run());

@@ -341,7 +341,34 @@ TEST_F(ConversationTest, BadInputIsRefusedNamingTheField) {
   EXPECT_TRUE(absl::StartsWith(bad_attempt.status.error_message(), "attempt: "));
   auto bad_key = StartCall(NewPhone(), "sales", NewCallId(), 1, {"ok", ""});
   EXPECT_EQ(bad_key.status.error_message(), "durable_keys[1]: must not be empty");
+  auto long_key = StartCall(NewPhone(), "sales", NewCallId(), 1, {std::string(129, 'k')});
+  EXPECT_EQ(long_key.status.error_message(), "durable_keys[0]: longer than 128 bytes");
   EXPECT_EQ(GetState("nope", "sales").status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The free text the workers send is bounded: a summary goes into the conversation state too,
+  // where an unbounded one would make every later patch fail, blaming the patch.
+  parley::v1::CompleteCallRequest complete;
+  complete.set_call_id(call);
+  complete.set_outcome(parley::v1::CALL_STATUS_COMPLETED);
+  complete.set_summary(std::string(64 * 1024 + 1, 's'));
+  parley::v1::CallRecord record;
+  grpc::Status s = Stub()->CompleteCall(Ctx().get(), complete, &record);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "summary: longer than 65536 bytes");
+  parley::v1::HeartbeatRequest beat;
+  beat.set_call_id(call);
+  beat.set_current_node(std::string(200, 'n'));
+  google::protobuf::Empty empty;
+  s = Stub()->Heartbeat(Ctx().get(), beat, &empty);
+  EXPECT_EQ(s.error_message(), "current_node: longer than 128 bytes");
+  parley::v1::AppendTurnsRequest append;
+  append.set_call_id(call);
+  parley::v1::Turn* turn = append.add_turns();
+  turn->set_role(parley::v1::ROLE_AGENT);
+  turn->set_text(std::string(64 * 1024 + 1, 't'));
+  parley::v1::AppendTurnsResponse appended;
+  s = Stub()->AppendTurns(Ctx().get(), append, &appended);
+  EXPECT_EQ(s.error_message(), "turns[0].text: longer than 65536 bytes");
 }
 
 TEST_F(ConversationTest, LiveStateIsMirroredToRedis) {
