@@ -187,7 +187,9 @@ TEST(StructConvertTest, LimitsNesting) {
 TEST(StructConvertTest, CheckStructRoundTripsMatchesWhatReadsBack) {
   google::protobuf::Struct deep;
   google::protobuf::Struct* at = &deep;
-  for (int i = 1; i < kMaxStructDepth; ++i) at = (*at->mutable_fields())["k"].mutable_struct_value();
+  for (int i = 1; i < kMaxStructDepth; ++i) {
+    at = (*at->mutable_fields())["k"].mutable_struct_value();
+  }
   (*at->mutable_fields())["leaf"].set_number_value(1);
   EXPECT_TRUE(CheckStructRoundTrips(deep, "context").ok());
   EXPECT_TRUE(JsonToStruct(StructToJson(deep)).ok());

@@ -78,7 +78,8 @@ absl::Status CheckDncEntry(ConfigStore& store, const parley::v1::DncEntry& entry
         const char* name = text == &entry.reason()    ? "reason"
                            : text == &entry.call_id() ? "call_id"
                                                       : "campaign";
-        return InvalidField(absl::StrCat(AbslView(prefix), name), "control characters are not allowed");
+        return InvalidField(absl::StrCat(AbslView(prefix), name),
+                            "control characters are not allowed");
       }
     }
   }

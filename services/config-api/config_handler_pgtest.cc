@@ -557,7 +557,8 @@ TEST_F(ConfigServiceTest, DncAddCheckRemoveImportList) {
   EXPECT_EQ(imported.failed(), 3);
   EXPECT_TRUE(absl::StartsWith(imported.results(1).error().message(), "entries[1].number:"));
   EXPECT_EQ(imported.results(3).error().code(), 5);  // NOT_FOUND
-  EXPECT_EQ(imported.results(3).error().message(), "entries[3].campaign: campaign \"q5\" not found");
+  EXPECT_EQ(imported.results(3).error().message(),
+            "entries[3].campaign: campaign \"q5\" not found");
   EXPECT_TRUE(absl::StartsWith(imported.results(4).error().message(), "entries[4].reason:"));
 
   parley::v1::ListDncRequest list;

@@ -30,8 +30,7 @@ bool AllDigits(std::string_view s) {
 // runs only there. Created by anyone else it would be queued with no worker ever to run it.
 absl::Status CheckDirectionAllowed(const grpcx::Principal& who,
                                    const parley::v1::CreateCallRequest& request) {
-  if (request.direction() != parley::v1::DIRECTION_INBOUND ||
-      who.HasScope(grpcx::kScopeService)) {
+  if (request.direction() != parley::v1::DIRECTION_INBOUND || who.HasScope(grpcx::kScopeService)) {
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(
@@ -115,8 +114,8 @@ grpc::Status DispatcherHandler::CreateCalls(grpc::ServerContext* context,
         continue;
       }
       absl::Status allowed = CheckDirectionAllowed(principal, request->calls(i));
-      results[i] = allowed.ok() ? admitter_.Admit(request->calls(i))
-                                : absl::StatusOr<Admission>(allowed);
+      results[i] =
+          allowed.ok() ? admitter_.Admit(request->calls(i)) : absl::StatusOr<Admission>(allowed);
     }
   };
   const int threads = std::clamp(std::min(options_.batch_threads, n), 1, 64);

@@ -3,9 +3,8 @@
 // the callee as a UAS. Each scenario's outcome is read back from the call record: answered calls
 // with RTP audio both ways (sipp echoes what it hears), busy, no answer, declined, invalid number,
 // trunk errors with their SIP code, the ring timeout's CANCEL, and digest authentication.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -547,8 +546,8 @@ INSTANTIATE_TEST_SUITE_P(
 // would answer 481 once the dialog's handle were gone), the call completes as "transferred"
 // with the NOTIFY's 200, and the dialog's handle is released after it.
 TEST_F(SipCallTest, ByeBeforeTheFinalNotifyStillCompletesTheTransfer) {
-  SippPeer peer = SippPeer::Start("refer_bye_first.xml", {{"refer_target", "14155550111"},
-                                                           {"sipfrag", "SIP/2.0 200 OK"}});
+  SippPeer peer = SippPeer::Start("refer_bye_first.xml",
+                                  {{"refer_target", "14155550111"}, {"sipfrag", "SIP/2.0 200 OK"}});
   CallsEnv calls(services_->redis());
   InProcessWorker worker(*services_, calls, {.sip = sip_});
   std::string id = CreateTransferringCall(calls, peer);

@@ -108,8 +108,8 @@ class SipInboundTest : public ::testing::Test {
   // `create`: how the router creates the call, instead of the dispatcher's CreateCall.
   void StartWorker(int max_calls, int prompt_ms = 2000, PipelineFactory* voice = nullptr,
                    const std::string& transfer_to = "", InboundCallCreator create = nullptr) {
-    pipelines_ = std::make_unique<TestPromptFactory>(TestPromptOptions{
-        .prompt_ms = prompt_ms, .transfer_to = transfer_to, .keep_heard = true});
+    pipelines_ = std::make_unique<TestPromptFactory>(
+        TestPromptOptions{.prompt_ms = prompt_ms, .transfer_to = transfer_to, .keep_heard = true});
     worker_ = std::make_unique<InProcessWorker>(
         *services_, *calls_,
         testing::WorkerSettings{.max_calls = max_calls,
@@ -297,11 +297,10 @@ TEST_P(SipInboundTransferTest, AgentTransfersTheCallerWithRefer) {
   const bool tcp = GetParam();
   StartWorker(2, 600, nullptr, "+14155550111");
   const std::string number = RoutedNumber();
-  SippPeer phone = Call("inbound_refer.xml", number,
-                        {{"caller", NewNumber()},
-                         {"refer_target", "14155550111"},
-                         {"sipfrag", "SIP/2.0 200 OK"}},
-                        tcp);
+  SippPeer phone = Call(
+      "inbound_refer.xml", number,
+      {{"caller", NewNumber()}, {"refer_target", "14155550111"}, {"sipfrag", "SIP/2.0 200 OK"}},
+      tcp);
   const std::string id = OnlyCall();
   ASSERT_FALSE(id.empty());
   calls::CallRecord done = calls_->WaitTerminal(id, absl::Seconds(30));
@@ -317,7 +316,7 @@ TEST_P(SipInboundTransferTest, AgentTransfersTheCallerWithRefer) {
   EXPECT_EQ(phone.Wait(absl::Seconds(15)), 0) << phone.Errors() << phone.Messages();
   const std::string log = phone.Messages();
   EXPECT_NE(log.find(absl::StrCat("Refer-To: <sip:+14155550111@127.0.0.1:", phone.port(),
-                                   tcp ? ";transport=tcp>" : ">")),
+                                  tcp ? ";transport=tcp>" : ">")),
             std::string::npos)
       << log;
   // The REFER came over the caller's transport (sipp logs each message it receives after a
@@ -396,15 +395,16 @@ TEST_F(SipInboundTest, CallerWhoCancelsBeforeTheAnswerEndsTheCall) {
   };
   auto gate = std::make_shared<Gate>();
   InboundCallCreator through = InboundCallsThroughDispatcher({.address = dispatcher_address_});
-  StartWorker(1, 2000, nullptr, "",
-              [gate, through](const parley::v1::CreateCallRequest& request)
-                  -> absl::StatusOr<parley::v1::Call> {
-                absl::StatusOr<parley::v1::Call> call = through(request);
-                if (gate->created++ == 0) {
-                  gate->caller_gone.WaitForNotificationWithTimeout(absl::Seconds(20));
-                }
-                return call;
-              });
+  StartWorker(
+      1, 2000, nullptr, "",
+      [gate,
+       through](const parley::v1::CreateCallRequest& request) -> absl::StatusOr<parley::v1::Call> {
+        absl::StatusOr<parley::v1::Call> call = through(request);
+        if (gate->created++ == 0) {
+          gate->caller_gone.WaitForNotificationWithTimeout(absl::Seconds(20));
+        }
+        return call;
+      });
   const std::string number = RoutedNumber();
   SippPeer phone = Call("inbound_cancel.xml", number, {{"caller", NewNumber()}});
   const std::string id = OnlyCall();
