@@ -23,4 +23,12 @@ absl::Status InvalidField(std::string_view field, std::string_view reason) {
   return absl::InvalidArgumentError(message);
 }
 
+absl::Status CheckPrintable(std::string_view field, std::string_view value, size_t max) {
+  if (value.size() > max) return InvalidField(field, absl::StrCat("at most ", max, " characters"));
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) return InvalidField(field, "must not contain control characters");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace parley

@@ -40,6 +40,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // INVALID_ARGUMENT whose message names the offending field: "field: reason".
 absl::Status InvalidField(std::string_view field, std::string_view reason);
 
+// OK when `value` is at most `max` bytes with no control characters (below 0x20, or 0x7f) —
+// free text an API stores and later writes into events, logs and webhooks as given; otherwise
+// InvalidField "field: at most N characters" / "field: must not contain control characters".
+absl::Status CheckPrintable(std::string_view field, std::string_view value, size_t max);
+
 }  // namespace parley
 
 #define PARLEY_STATUS_CONCAT_INNER_(a, b) a##b

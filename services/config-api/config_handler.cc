@@ -55,6 +55,7 @@ absl::Status CheckDncNumber(std::string_view number, std::string_view field) {
 
 constexpr size_t kMaxDncReason = 256;
 constexpr size_t kMaxDncCallId = 128;
+constexpr size_t kMaxDncCampaign = 128;
 
 // A DNC entry as AddDnc / ImportDnc store it; field names start with `prefix` ("" or
 // "entries[3]."). A campaign entry must name an existing campaign: an entry under a misspelt name
@@ -64,25 +65,12 @@ absl::Status CheckDncEntry(ConfigStore& store, const parley::v1::DncEntry& entry
                            std::string_view prefix,
                            absl::flat_hash_map<std::string, absl::Status>& campaigns) {
   PARLEY_RETURN_IF_ERROR(CheckDncNumber(entry.number(), absl::StrCat(AbslView(prefix), "number")));
-  if (entry.reason().size() > kMaxDncReason) {
-    return InvalidField(absl::StrCat(AbslView(prefix), "reason"),
-                        absl::StrCat("at most ", kMaxDncReason, " bytes"));
-  }
-  if (entry.call_id().size() > kMaxDncCallId) {
-    return InvalidField(absl::StrCat(AbslView(prefix), "call_id"),
-                        absl::StrCat("at most ", kMaxDncCallId, " bytes"));
-  }
-  for (const std::string* text : {&entry.reason(), &entry.call_id(), &entry.campaign()}) {
-    for (char c : *text) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-        const char* name = text == &entry.reason()    ? "reason"
-                           : text == &entry.call_id() ? "call_id"
-                                                      : "campaign";
-        return InvalidField(absl::StrCat(AbslView(prefix), name),
-                            "control characters are not allowed");
-      }
-    }
-  }
+  PARLEY_RETURN_IF_ERROR(
+      CheckPrintable(absl::StrCat(AbslView(prefix), "reason"), entry.reason(), kMaxDncReason));
+  PARLEY_RETURN_IF_ERROR(
+      CheckPrintable(absl::StrCat(AbslView(prefix), "call_id"), entry.call_id(), kMaxDncCallId));
+  PARLEY_RETURN_IF_ERROR(CheckPrintable(absl::StrCat(AbslView(prefix), "campaign"),
+                                        entry.campaign(), kMaxDncCampaign));
   if (entry.campaign().empty()) return absl::OkStatus();
   auto [it, inserted] = campaigns.try_emplace(entry.campaign(), absl::OkStatus());
   if (inserted) {

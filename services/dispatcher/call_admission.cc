@@ -39,14 +39,6 @@ bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
          ts.nanos() <= 999999999;
 }
 
-absl::Status CheckPrintable(std::string_view field, std::string_view value, size_t max) {
-  if (value.size() > max) return InvalidField(field, absl::StrCat("at most ", max, " characters"));
-  for (unsigned char c : value) {
-    if (c < 0x20 || c == 0x7f) return InvalidField(field, "must not contain control characters");
-  }
-  return absl::OkStatus();
-}
-
 // Serialises `value` into `*json` ("{}" when empty) and checks its size.
 absl::Status CheckJsonSize(std::string_view field, const google::protobuf::Struct& value,
                            size_t max, std::string* json) {

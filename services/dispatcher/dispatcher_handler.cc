@@ -195,15 +195,10 @@ grpc::Status DispatcherHandler::CancelCall(grpc::ServerContext* context,
                                            parley::v1::Call* response) {
   PARLEY_AUTHORIZE(auth_, context, grpcx::kScopeCalls);
   if (absl::Status s = CheckCallId(request->call_id()); !s.ok()) return ToGrpcStatus(s);
-  if (request->reason().size() > kMaxCancelReasonLength) {
-    return ToGrpcStatus(
-        InvalidField("reason", absl::StrCat("at most ", kMaxCancelReasonLength, " characters")));
-  }
   // The reason goes into the call's events, its webhooks and the logs as given.
-  for (unsigned char c : request->reason()) {
-    if (c < 0x20 || c == 0x7f) {
-      return ToGrpcStatus(InvalidField("reason", "must not contain control characters"));
-    }
+  if (absl::Status s = CheckPrintable("reason", request->reason(), kMaxCancelReasonLength);
+      !s.ok()) {
+    return ToGrpcStatus(s);
   }
   absl::StatusOr<calls::CallRecord> call = deps_.store->Cancel(
       request->call_id(), request->reason(), absl::ToUnixMillis(admitter_.Now()));

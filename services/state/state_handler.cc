@@ -15,7 +15,7 @@ namespace {
 
 using grpcx::kScopeService;
 
-constexpr int kMaxIdLength = 128;
+constexpr size_t kMaxIdLength = 128;
 constexpr int kMaxTurnsPerAppend = 1000;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
@@ -24,14 +24,6 @@ constexpr std::int64_t kMaxTimestampSeconds = 253402300799;
 
 absl::Status CheckPhone(std::string_view phone, std::string_view field) {
   if (!phone::IsE164(phone)) return InvalidField(field, "must be an E.164 number (+14155552671)");
-  return absl::OkStatus();
-}
-
-absl::Status CheckId(std::string_view value, std::string_view field) {
-  if (value.empty()) return InvalidField(field, "required");
-  if (value.size() > kMaxIdLength) {
-    return InvalidField(field, absl::StrCat("longer than ", kMaxIdLength, " characters"));
-  }
   return absl::OkStatus();
 }
 
@@ -61,8 +53,8 @@ bool IsTerminalOutcome(parley::v1::CallStatus s) {
 
 // Bounds of the free text the workers send, so that one request cannot grow a call's record
 // (or its conversation state, where the summary and lead_id also go) without limit.
+// (Names and ids — lead_id, campaign, worker_id, node, reason, keys — have kMaxIdLength.)
 constexpr size_t kMaxTextBytes = 64 * 1024;  // a turn's text, a call's summary
-constexpr size_t kMaxNameBytes = 128;        // lead_id, campaign, worker_id, node, reason, keys
 constexpr int kMaxDurableKeys = 64;
 constexpr int kMaxMetrics = 128;
 
@@ -71,6 +63,11 @@ absl::Status CheckLength(std::string_view value, std::string_view field, size_t 
     return InvalidField(field, absl::StrCat("longer than ", max, " bytes"));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckId(std::string_view value, std::string_view field) {
+  if (value.empty()) return InvalidField(field, "required");
+  return CheckLength(value, field, kMaxIdLength);
 }
 
 absl::Status CheckTurn(const parley::v1::Turn& t, int index) {
@@ -119,9 +116,9 @@ grpc::Status StateHandler::StartCall(grpc::ServerContext* context,
     PARLEY_RETURN_IF_ERROR(CheckId(request->agent(), "agent"));
     PARLEY_RETURN_IF_ERROR(CheckId(request->call_id(), "call_id"));
     PARLEY_ASSIGN_OR_RETURN(int attempt, AttemptOf(request->attempt()));
-    PARLEY_RETURN_IF_ERROR(CheckLength(request->lead_id(), "lead_id", kMaxNameBytes));
-    PARLEY_RETURN_IF_ERROR(CheckLength(request->campaign(), "campaign", kMaxNameBytes));
-    PARLEY_RETURN_IF_ERROR(CheckLength(request->worker_id(), "worker_id", kMaxNameBytes));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->lead_id(), "lead_id", kMaxIdLength));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->campaign(), "campaign", kMaxIdLength));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->worker_id(), "worker_id", kMaxIdLength));
     if (request->durable_keys_size() > kMaxDurableKeys) {
       return InvalidField("durable_keys", absl::StrCat("at most ", kMaxDurableKeys));
     }
@@ -137,7 +134,7 @@ grpc::Status StateHandler::StartCall(grpc::ServerContext* context,
         return InvalidField(absl::StrCat("durable_keys[", i, "]"), "must not be empty");
       }
       PARLEY_RETURN_IF_ERROR(CheckLength(request->durable_keys(i),
-                                         absl::StrCat("durable_keys[", i, "]"), kMaxNameBytes));
+                                         absl::StrCat("durable_keys[", i, "]"), kMaxIdLength));
       params.durable_keys.push_back(request->durable_keys(i));
     }
     switch (request->direction()) {
@@ -317,7 +314,7 @@ grpc::Status StateHandler::CompleteCall(grpc::ServerContext* context,
                           "must be a terminal status (completed, busy, no_answer, "
                           "declined, voicemail, failed, canceled)");
     }
-    PARLEY_RETURN_IF_ERROR(CheckLength(request->ended_reason(), "ended_reason", kMaxNameBytes));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->ended_reason(), "ended_reason", kMaxIdLength));
     PARLEY_RETURN_IF_ERROR(CheckLength(request->summary(), "summary", kMaxTextBytes));
     if (request->metrics_size() > kMaxMetrics) {
       return InvalidField("metrics", absl::StrCat("at most ", kMaxMetrics));
@@ -329,7 +326,7 @@ grpc::Status StateHandler::CompleteCall(grpc::ServerContext* context,
                               .summary = request->summary()};
     for (const auto& [key, value] : request->metrics()) {
       if (key.empty()) return InvalidField("metrics", "keys must not be empty");
-      PARLEY_RETURN_IF_ERROR(CheckLength(key, "metrics", kMaxNameBytes));
+      PARLEY_RETURN_IF_ERROR(CheckLength(key, "metrics", kMaxIdLength));
       if (!std::isfinite(value)) {
         return InvalidField(absl::StrCat("metrics.", key), "must be a finite number");
       }
@@ -357,7 +354,7 @@ grpc::Status StateHandler::Heartbeat(grpc::ServerContext* context,
   auto run = [&]() -> absl::Status {
     PARLEY_RETURN_IF_ERROR(CheckId(request->call_id(), "call_id"));
     PARLEY_ASSIGN_OR_RETURN(int attempt, AttemptOf(request->attempt()));
-    PARLEY_RETURN_IF_ERROR(CheckLength(request->current_node(), "current_node", kMaxNameBytes));
+    PARLEY_RETURN_IF_ERROR(CheckLength(request->current_node(), "current_node", kMaxIdLength));
     return store_->Heartbeat(request->call_id(), attempt, request->current_node());
   };
   return ToGrpcStatus(run());
