@@ -88,10 +88,10 @@ void SipCall::Start() {
     const std::string to = absl::StrCat("<", uri, ">");
     const std::string from_user = self->request_.from.empty() ? "parley" : self->request_.from;
     const std::string from = absl::StrCat("<sip:", from_user, "@", self->trunk_.host, ">");
-    const std::string contact_params = self->trunk_.ContactParams();
+    const std::string transport_param = self->trunk_.TransportParam();
     nua_handle_t* nh = nua_handle(
         nua, self.get(), SIPTAG_TO_STR(to.c_str()), SIPTAG_FROM_STR(from.c_str()),
-        TAG_IF(!contact_params.empty(), NUTAG_M_PARAMS(contact_params.c_str())), TAG_END());
+        TAG_IF(!transport_param.empty(), NUTAG_M_PARAMS(transport_param.c_str())), TAG_END());
     if (nh == nullptr) {
       self->EndWith(Terminal(LegEventType::kFailed, "trunk_error", "no SIP handle", 0));
       return;

@@ -258,10 +258,10 @@ void OfferInboundCall(SipTelephony::Stack* stack, worker::InboundCallHandler* ha
   SipTrunkConfig defaults;  // an inbound call has no trunk: the default RTP range and codecs
   defaults.codecs = options.inbound_codecs;
   SetCallerSide(sip, defaults);
-  if (const std::string params = defaults.ContactParams(); !params.empty()) {
+  if (const std::string param = defaults.TransportParam(); !param.empty()) {
     // Applied before our answer goes (the stack runs its queue in order), and then kept as the
     // dialog's local target.
-    nua_set_hparams(nh, NUTAG_M_PARAMS(params.c_str()), TAG_END());
+    nua_set_hparams(nh, NUTAG_M_PARAMS(param.c_str()), TAG_END());
   }
   absl::StatusOr<std::unique_ptr<RtpSession>> rtp =
       RtpSession::Open({.bind_address = options.rtp_address,

@@ -10,11 +10,13 @@ std::string SipTrunkConfig::RequestUri(const std::string& number) const {
   std::string uri = absl::StrCat("sip:", number, "@", host);
   if (host.find(':') != std::string::npos) uri = absl::StrCat("sip:", number, "@[", host, "]");
   absl::StrAppend(&uri, ":", port);
-  if (transport != "udp") absl::StrAppend(&uri, ";transport=", transport);
+  if (const std::string param = TransportParam(); !param.empty()) {
+    absl::StrAppend(&uri, ";", param);
+  }
   return uri;
 }
 
-std::string SipTrunkConfig::ContactParams() const {
+std::string SipTrunkConfig::TransportParam() const {
   return transport != "udp" ? absl::StrCat("transport=", transport) : "";
 }
 

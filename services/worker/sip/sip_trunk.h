@@ -32,11 +32,11 @@ struct SipTrunkConfig {
 
   // The Request-URI (and To) for a number.
   std::string RequestUri(const std::string& number) const;
-  // The URI parameters of our Contact on this trunk's calls: "transport=tcp" over TCP, "" over
-  // UDP. nua's own Contact names no transport (one address serves UDP and TCP), which RFC 3263
-  // reads as UDP — so without it the peer's requests in the dialog (BYE, re-INVITE, NOTIFY)
-  // would leave the TCP connection for UDP.
-  std::string ContactParams() const;
+  // The URI parameter naming this trunk's transport: "transport=tcp", or "" for UDP (RFC 3263's
+  // default). In the Request-URI, and in our Contact: nua's own Contact names no transport (one
+  // address serves UDP and TCP), so without it the peer's requests in the dialog (BYE,
+  // re-INVITE, NOTIFY) would leave the TCP connection for UDP.
+  std::string TransportParam() const;
 };
 
 // The settings of `trunk` (a Resource of kind trunk whose spec kind is "sip"). UNIMPLEMENTED for
